@@ -1,0 +1,160 @@
+"""Argument and shape validation for the core: every core ``ValueError`` is raised here.
+
+All checks run at trace time on static information (shapes, dtypes, Python values), so they
+work unchanged under ``jax.jit``, ``vmap`` and ``shard_map`` and cost nothing per call once
+compiled. Messages state the invariant, the value received and what was expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+AxisName = str | tuple[str, ...] | None
+
+
+def channel_axes(ndim: int, channel_axis: int | Sequence[int]) -> tuple[int, ...]:
+    """Normalise ``channel_axis`` to sorted non-negative axes of an ``ndim``-array.
+
+    Axis 0 is the batch axis; at least one axis must be left to reduce over.
+    """
+    requested = (channel_axis,) if isinstance(channel_axis, int | np.integer) else channel_axis
+    try:
+        requested = tuple(int(a) for a in requested)
+    except TypeError:
+        raise ValueError(
+            f"channel_axis must be an int or a sequence of ints, got {channel_axis!r}"
+        ) from None
+    if not requested:
+        raise ValueError("channel_axis must name at least one axis, got an empty sequence")
+    axes = []
+    for a in requested:
+        if not -ndim <= a < ndim:
+            raise ValueError(
+                f"channel_axis {a} is out of range for an input of rank {ndim} "
+                f"(expected an axis in [{-ndim}, {ndim - 1}])"
+            )
+        axes.append(a % ndim)
+    if 0 in axes:
+        raise ValueError(
+            f"channel_axis {channel_axis!r} includes axis 0, the batch axis; "
+            "expected the channel axis among axes 1.. (e.g. 1 for NCHW, -1 for NHWC)"
+        )
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"channel_axis {channel_axis!r} names the same axis twice")
+    return tuple(sorted(axes))
+
+
+def check_input(x: jax.Array, channels: tuple[int, ...]) -> None:
+    """``x`` is floating point with a batch axis, the channel axes and >= 1 spatial axis."""
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise ValueError(
+            f"instance_norm expects a floating-point input, got dtype {x.dtype}; "
+            "cast it first, e.g. x.astype(jnp.float32)"
+        )
+    if x.ndim < 2 + len(channels):
+        expected = 2 + len(channels)
+        raise ValueError(
+            f"instance_norm expects an input of rank >= {expected} (N, C, *spatial), "
+            f"got rank {x.ndim} with shape {tuple(x.shape)}"
+        )
+
+
+def feature_shape(x: jax.Array, channels: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(x.shape[a] for a in channels)
+
+
+def check_param(name: str, value: Any, x: jax.Array, channels: tuple[int, ...],
+                per_sample: bool) -> None:
+    """``value`` has shape ``(C,)`` (or ``(N, C)`` when ``per_sample`` is allowed)."""
+    if value is None:
+        return
+    shape = tuple(np.shape(value))
+    features = feature_shape(x, channels)
+    allowed = [features] + ([(x.shape[0], *features)] if per_sample else [])
+    if shape not in allowed:
+        expected = " or ".join(str(s) for s in allowed)
+        raise ValueError(
+            f"{name} has shape {shape}, expected {expected} for the channels of an input "
+            f"of shape {tuple(x.shape)}"
+        )
+
+
+def check_reduced_size(x: jax.Array, channels: tuple[int, ...], shards: int = 1) -> None:
+    """PyTorch's rule: statistics from the input need more than one element per instance.
+
+    ``shards`` is the number of devices an instance is split across (``axis_name``).
+    """
+    size = shards * int(np.prod([d for a, d in enumerate(x.shape) if a != 0 and a not in channels]))
+    if size <= 1:
+        raise ValueError(
+            "Expected more than 1 spatial element when training, got input size "
+            f"{tuple(x.shape)} ({size} element per instance); use running statistics "
+            "(use_input_stats=False) or a larger input"
+        )
+
+
+def check_running_stats(running_mean: Any, running_var: Any) -> None:
+    if running_mean is None or running_var is None:
+        missing = [n for n, v in (("running_mean", running_mean), ("running_var", running_var))
+                   if v is None]
+        raise ValueError(
+            f"use_input_stats=False normalises with running statistics, but "
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} None; "
+            "pass both, or use_input_stats=True"
+        )
+
+
+def check_momentum(momentum: Any) -> None:
+    if momentum is None:
+        return
+    if isinstance(momentum, bool) or not isinstance(momentum, int | float | np.floating):
+        raise ValueError(f"momentum must be a float in [0, 1] or None, got {momentum!r}")
+    if not 0.0 <= float(momentum) <= 1.0:
+        raise ValueError(f"momentum must be in [0, 1] (or None to freeze), got {momentum}")
+
+
+def check_eps(eps: Any) -> None:
+    if isinstance(eps, bool) or not isinstance(eps, int | float | np.floating) or eps < 0:
+        raise ValueError(f"eps must be a non-negative float, got {eps!r}")
+
+
+def as_mask(mask: Any, x: jax.Array) -> jax.Array | None:
+    """A boolean mask broadcastable to ``x``; 0/1 integers are converted, floats rejected."""
+    if mask is None:
+        return None
+    mask = jnp.asarray(mask)
+    if jnp.issubdtype(mask.dtype, jnp.floating) or jnp.issubdtype(mask.dtype, jnp.complexfloating):
+        raise ValueError(
+            f"mask must be boolean (or 0/1 integers), got dtype {mask.dtype}; "
+            "use e.g. mask > 0.5 to make it boolean"
+        )
+    try:
+        broadcast_ok = np.broadcast_shapes(mask.shape, x.shape) == tuple(x.shape)
+    except ValueError:
+        broadcast_ok = False
+    if not broadcast_ok:
+        raise ValueError(
+            f"mask of shape {tuple(mask.shape)} cannot be broadcast to the input's shape "
+            f"{tuple(x.shape)}"
+        )
+    return mask if mask.dtype == jnp.bool_ else mask != 0
+
+
+def check_axis_name(axis_name: AxisName, argument: str = "axis_name") -> None:
+    """``axis_name`` must be bound by an enclosing ``shard_map``/``pmap``/``vmap``."""
+    if axis_name is None:
+        return
+    names = axis_name if isinstance(axis_name, tuple) else (axis_name,)
+    for name in names:
+        try:
+            jax.lax.axis_size(name)
+        except NameError:
+            raise ValueError(
+                f"{argument}={name!r} is not bound here: call inside jax.shard_map "
+                f"(or pmap/vmap) over a mesh axis named {name!r}, or pass {argument}=None"
+            ) from None

@@ -1,0 +1,267 @@
+"""The normalisation math: ``instance_norm``, the running-statistics update, ``adain``.
+
+This is the only place in the project that normalises. The Flax modules and the ``lucid``
+facade declare parameters and state, then call these functions.
+
+Each public function validates its Python arguments and calls a jitted kernel, so eager calls
+reuse one compiled program per shape and setting; inside a caller's ``jit``, ``grad``,
+``vmap`` or ``shard_map`` the kernel is simply inlined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lucid_jax import _checks
+from lucid_jax._checks import AxisName
+from lucid_jax._stats import compute_dtype, moments
+
+ChannelAxis = int | Sequence[int]
+
+
+def _static(channel_axis: ChannelAxis, axis_name: AxisName | list[str]):
+    """Hashable forms of the static arguments (lists become tuples)."""
+    if not isinstance(channel_axis, int | np.integer):
+        channel_axis = tuple(channel_axis) if isinstance(channel_axis, Sequence) else channel_axis
+    if isinstance(axis_name, list):
+        axis_name = tuple(axis_name)
+    return channel_axis, axis_name
+
+
+def _layout(x: jax.Array, channel_axis: ChannelAxis) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Validated (channel axes, reduced axes) of ``x``."""
+    channels = _checks.channel_axes(x.ndim, channel_axis)
+    _checks.check_input(x, channels)
+    reduce_axes = tuple(a for a in range(1, x.ndim) if a not in channels)
+    return channels, reduce_axes
+
+
+def _broadcast_param(value, x: jax.Array, channels: tuple[int, ...], dtype) -> jax.Array:
+    """A ``(C,)`` or per-sample ``(N, C)`` array shaped to broadcast against ``x``."""
+    value = jnp.asarray(value, dtype)
+    shape = [1] * x.ndim
+    if value.ndim > len(channels):
+        shape[0] = value.shape[0]
+    for axis, size in zip(channels, value.shape[value.ndim - len(channels):], strict=True):
+        shape[axis] = size
+    return value.reshape(shape)
+
+
+def _squeeze(stat: jax.Array, reduce_axes: tuple[int, ...]) -> jax.Array:
+    return jnp.squeeze(stat, axis=reduce_axes)
+
+
+def _input_moments(x, mask, channel_axis, axis_name):
+    """Validated per-instance moments (reduced axes kept) and the reduced axes."""
+    channels, reduce_axes = _layout(x, channel_axis)
+    _checks.check_axis_name(axis_name)
+    shards = 1 if axis_name is None else jax.lax.axis_size(axis_name)
+    _checks.check_reduced_size(x, channels, shards)
+    return moments(x, reduce_axes, _checks.as_mask(mask, x), axis_name), channels, reduce_axes
+
+
+def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats: bool = True, momentum: float | None = 0.1,
+                  eps: float = 1e-5, *, channel_axis: ChannelAxis = 1, mask=None,
+                  axis_name: AxisName = None) -> jax.Array:
+    """Instance normalisation: each ``(n, c)`` slice normalised over its spatial axes.
+
+    ``y = (x - mean[n, c]) / sqrt(var[n, c] + eps) * weight + bias`` with the biased variance,
+    exactly ``torch.nn.functional.instance_norm``. Positional parameters follow lucid's order.
+
+    Args:
+      x: ``(N, C, *spatial)`` floating-point array (``channel_axis=-1`` for ``(N, *spatial, C)``;
+        a tuple of axes for several feature axes).
+      running_mean, running_var: ``(C,)`` statistics, used instead of the input's when
+        ``use_input_stats=False``.
+      weight, bias: ``(C,)``, or ``(N, C)`` for a per-sample affine (conditional instance norm,
+        AdaIN — see :func:`adain`).
+      use_input_stats: normalise with the input's own statistics (training, or no tracking).
+      momentum: validated and otherwise unused: the core never writes. Compute new running
+        statistics with :func:`update_running_stats`.
+      eps: added to the variance inside the square root.
+      channel_axis: the channel axis (or axes); axis 0 is always the batch axis.
+      mask: boolean, broadcastable to ``x``: only ``True`` elements enter the statistics
+        (every element is normalised). 0/1 integers are accepted.
+      axis_name: mesh axis (or axes) across which each instance's spatial elements are split,
+        inside ``jax.shard_map``; sums and counts are reduced over it.
+
+    Returns:
+      An array of ``x``'s shape and dtype; statistics are computed in at least float32.
+
+    >>> import jax, jax.numpy as jnp
+    >>> from lucid_jax import instance_norm
+    >>> x = jax.random.normal(jax.random.key(0), (2, 3, 8, 8)) * 5 + 2
+    >>> y = instance_norm(x)
+    >>> bool(jnp.allclose(y.mean(axis=(2, 3)), 0, atol=1e-5)), bool(jnp.allclose(y.var(axis=(2, 3)), 1, atol=1e-3))
+    (True, True)
+
+    Channels last, and a per-sample affine:
+
+    >>> y = instance_norm(jnp.moveaxis(x, 1, -1), weight=jnp.ones((2, 3)), channel_axis=-1)
+    >>> y.shape
+    (2, 8, 8, 3)
+    """
+    _checks.check_momentum(momentum)
+    _checks.check_eps(eps)
+    channel_axis, axis_name = _static(channel_axis, axis_name)
+    return _instance_norm(x, running_mean, running_var, weight, bias, mask,
+                          use_input_stats=bool(use_input_stats), eps=float(eps),
+                          channel_axis=channel_axis, axis_name=axis_name)
+
+
+@partial(jax.jit, static_argnames=("use_input_stats", "eps", "channel_axis", "axis_name"))
+def _instance_norm(x, running_mean, running_var, weight, bias, mask, *, use_input_stats, eps,
+                   channel_axis, axis_name):
+    x = jnp.asarray(x)
+    channels, _ = _layout(x, channel_axis)
+    _checks.check_param("weight", weight, x, channels, per_sample=True)
+    _checks.check_param("bias", bias, x, channels, per_sample=True)
+    dtype = compute_dtype(x.dtype)
+    if use_input_stats:
+        stats, _, _ = _input_moments(x, mask, channel_axis, axis_name)
+        mean, var = stats.mean, stats.var
+    else:
+        _checks.check_running_stats(running_mean, running_var)
+        _checks.check_param("running_mean", running_mean, x, channels, per_sample=False)
+        _checks.check_param("running_var", running_var, x, channels, per_sample=False)
+        _checks.as_mask(mask, x)  # validated for a uniform API; running statistics ignore it
+        mean = _broadcast_param(running_mean, x, channels, dtype)
+        var = _broadcast_param(running_var, x, channels, dtype)
+    scale = jax.lax.rsqrt(var + eps)
+    if weight is not None:
+        scale = scale * _broadcast_param(weight, x, channels, dtype)
+    y = (x.astype(dtype) - mean) * scale
+    if bias is not None:
+        y = y + _broadcast_param(bias, x, channels, dtype)
+    return y.astype(x.dtype)
+
+
+def instance_moments(x, *, channel_axis: ChannelAxis = 1, mask=None, axis_name: AxisName = None,
+                     unbiased: bool = False) -> tuple[jax.Array, jax.Array]:
+    """Per-instance mean and variance, each of shape ``(N, C)``, in at least float32.
+
+    The statistics :func:`instance_norm` normalises with (``unbiased=False``), or the unbiased
+    variance PyTorch feeds its running statistics (``unbiased=True``, divides by ``count - 1``).
+
+    >>> import jax.numpy as jnp
+    >>> from lucid_jax import instance_moments
+    >>> mean, var = instance_moments(jnp.array([[[1.0, 2.0, 3.0, 6.0]]]))
+    >>> mean.tolist(), var.tolist()
+    ([[3.0]], [[3.5]])
+    """
+    channel_axis, axis_name = _static(channel_axis, axis_name)
+    return _instance_moments(x, mask, channel_axis=channel_axis, axis_name=axis_name,
+                             unbiased=bool(unbiased))
+
+
+@partial(jax.jit, static_argnames=("channel_axis", "axis_name", "unbiased"))
+def _instance_moments(x, mask, *, channel_axis, axis_name, unbiased):
+    x = jnp.asarray(x)
+    stats, _, reduce_axes = _input_moments(x, mask, channel_axis, axis_name)
+    var = stats.var
+    if unbiased:
+        var = var * stats.count / jnp.maximum(stats.count - 1, 1)
+    return _squeeze(stats.mean, reduce_axes), _squeeze(var, reduce_axes)
+
+
+def update_running_stats(x, running_mean, running_var, momentum: float | None = 0.1, *,
+                         channel_axis: ChannelAxis = 1, mask=None, axis_name: AxisName = None,
+                         batch_axis_name: AxisName = None) -> tuple[jax.Array, jax.Array]:
+    """New running statistics after seeing ``x``, by PyTorch's InstanceNorm rule.
+
+    ``new = (1 - momentum) * old + momentum * mean_n(stat[n, c])`` where ``stat`` is each
+    instance's mean, or its *unbiased* variance (divided by ``count - 1``). ``momentum`` is
+    PyTorch's: the weight of the new value. ``momentum=None`` freezes the statistics, as
+    PyTorch's InstanceNorm does (it is not a cumulative average). Returns new arrays in the
+    running statistics' dtype; nothing is written.
+
+    With a ``mask``, instances with fewer than two valid elements are left out of the batch
+    average (if none is left, the statistics stay as they were). ``axis_name`` is the mesh axis
+    that splits each instance's spatial elements; ``batch_axis_name`` the one that splits the
+    batch, over which the batch average is taken.
+
+    >>> import jax.numpy as jnp
+    >>> from lucid_jax import update_running_stats
+    >>> x = jnp.array([[[1.0, 3.0]], [[5.0, 9.0]]])        # N=2, C=1, L=2
+    >>> mean, var = update_running_stats(x, jnp.zeros(1), jnp.ones(1), momentum=0.5)
+    >>> mean.tolist(), var.tolist()                       # means 2, 7; unbiased vars 2, 8
+    ([2.25], [3.0])
+    """
+    _checks.check_momentum(momentum)
+    channel_axis, axis_name = _static(channel_axis, axis_name)
+    _, batch_axis_name = _static(channel_axis, batch_axis_name)
+    return _update_running_stats(x, running_mean, running_var, mask,
+                                 momentum=None if momentum is None else float(momentum),
+                                 channel_axis=channel_axis, axis_name=axis_name,
+                                 batch_axis_name=batch_axis_name)
+
+
+@partial(jax.jit, static_argnames=("momentum", "channel_axis", "axis_name", "batch_axis_name"))
+def _update_running_stats(x, running_mean, running_var, mask, *, momentum, channel_axis,
+                          axis_name, batch_axis_name):
+    x = jnp.asarray(x)
+    channels, _ = _layout(x, channel_axis)
+    _checks.check_running_stats(running_mean, running_var)
+    _checks.check_param("running_mean", running_mean, x, channels, per_sample=False)
+    _checks.check_param("running_var", running_var, x, channels, per_sample=False)
+    running_mean, running_var = jnp.asarray(running_mean), jnp.asarray(running_var)
+    if momentum is None or momentum == 0.0:
+        _input_moments(x, mask, channel_axis, axis_name)  # same checks as a real update
+        return running_mean, running_var
+    _checks.check_axis_name(batch_axis_name, "batch_axis_name")
+    stats, _, reduce_axes = _input_moments(x, mask, channel_axis, axis_name)
+    count = _squeeze(stats.count, reduce_axes)
+    unbiased_var = _squeeze(stats.var, reduce_axes) * count / jnp.maximum(count - 1, 1)
+    valid = count > 1
+
+    def batch_sum(values):
+        total = jnp.sum(values, axis=0)
+        return total if batch_axis_name is None else jax.lax.psum(total, batch_axis_name)
+
+    instances = batch_sum(valid.astype(count.dtype))
+
+    def blend(old, per_instance):
+        batch_mean = batch_sum(jnp.where(valid, per_instance, 0)) / jnp.maximum(instances, 1)
+        new = (1 - momentum) * old.astype(batch_mean.dtype) + momentum * batch_mean
+        return jnp.where(instances > 0, new, old).astype(old.dtype)
+
+    return (blend(running_mean, _squeeze(stats.mean, reduce_axes)),
+            blend(running_var, unbiased_var))
+
+
+def adain(content, style, eps: float = 1e-5, *, channel_axis: ChannelAxis = 1,
+          content_mask=None, style_mask=None, axis_name: AxisName = None) -> jax.Array:
+    """Adaptive instance normalisation (Huang & Belongie, 2017).
+
+    ``content`` is instance-normalised, then scaled by the style's per-instance standard
+    deviation ``sqrt(var + eps)`` (biased variance) and shifted by its per-instance mean: the
+    per-sample ``(N, C)`` affine of :func:`instance_norm`. ``style`` needs the same batch and
+    channel sizes; its spatial size may differ.
+
+    >>> import jax, jax.numpy as jnp
+    >>> from lucid_jax import adain, instance_moments
+    >>> content = jax.random.normal(jax.random.key(0), (2, 3, 16, 16))
+    >>> style = 4 * jax.random.normal(jax.random.key(1), (2, 3, 8, 8)) + 1
+    >>> out = adain(content, style)
+    >>> bool(jnp.allclose(instance_moments(out)[0], instance_moments(style)[0], atol=1e-4))
+    True
+    """
+    _checks.check_eps(eps)
+    style_mean, style_var = instance_moments(style, channel_axis=channel_axis, mask=style_mask,
+                                             axis_name=axis_name)
+    content = jnp.asarray(content)
+    channels = _checks.channel_axes(content.ndim, channel_axis)
+    expected = (content.shape[0], *_checks.feature_shape(content, channels))
+    if style_mean.shape != expected:
+        raise ValueError(
+            f"adain needs content and style with the same batch and channel sizes, got "
+            f"content {tuple(content.shape)} and style {tuple(np.shape(style))}"
+        )
+    return instance_norm(content, weight=jnp.sqrt(style_var + eps), bias=style_mean, eps=eps,
+                         channel_axis=channel_axis, mask=content_mask, axis_name=axis_name)
