@@ -125,7 +125,7 @@ def _instance_norm(x, running_mean, running_var, weight, bias, mask, *, use_inpu
     dtype = compute_dtype(x.dtype)
     if use_input_stats:
         stats, _, _ = _input_moments(x, mask, channel_axis, axis_name)
-        mean, var = stats.mean, stats.var
+        centre, var = stats.centre, stats.var
     else:
         _checks.check_running_stats(running_mean, running_var)
         _checks.check_param("running_mean", running_mean, x, channels, per_sample=False)
@@ -133,10 +133,11 @@ def _instance_norm(x, running_mean, running_var, weight, bias, mask, *, use_inpu
         _checks.as_mask(mask, x)  # validated for a uniform API; running statistics ignore it
         mean = _broadcast_param(running_mean, x, channels, dtype)
         var = _broadcast_param(running_var, x, channels, dtype)
+        centre = lambda x: x - mean  # noqa: E731
     scale = jax.lax.rsqrt(var + eps)
     if weight is not None:
         scale = scale * _broadcast_param(weight, x, channels, dtype)
-    y = (x.astype(dtype) - mean) * scale
+    y = centre(x.astype(dtype)) * scale
     if bias is not None:
         y = y + _broadcast_param(bias, x, channels, dtype)
     return y.astype(x.dtype)

@@ -1,0 +1,101 @@
+"""The core under JAX's transformations: jit, grad, vmap, jvp, hessian."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import oracle
+import pytest
+
+import lucid_jax
+
+
+@pytest.fixture
+def x(rng):
+    return jnp.asarray(rng.standard_normal((3, 4, 5, 6)) * 2 + 1, jnp.float32)
+
+
+def test_jit_equals_eager(x, rng):
+    weight = jnp.asarray(rng.standard_normal(4), jnp.float32)
+    eager = lucid_jax.instance_norm(x, weight=weight, eps=1e-3)
+    jitted = jax.jit(lambda x, w: lucid_jax.instance_norm(x, weight=w, eps=1e-3))(x, weight)
+    np.testing.assert_allclose(jitted, eager, rtol=1e-6, atol=1e-6)
+
+
+def test_eager_calls_reuse_one_compiled_kernel(x):
+    from lucid_jax import _functional
+
+    lucid_jax.instance_norm(x)
+    before = _functional._instance_norm._cache_size()
+    for _ in range(3):
+        lucid_jax.instance_norm(x + 1.0)
+    assert _functional._instance_norm._cache_size() == before
+
+
+def test_vmap_over_an_extra_leading_axis(x):
+    stacked = jnp.stack([x, 2 * x + 3])
+    batched = jax.vmap(lucid_jax.instance_norm)(stacked)
+    for i in range(2):
+        oracle.assert_close(batched[i], oracle.instance_norm(np.asarray(stacked[i])))
+
+
+def test_vmap_over_weights(x, rng):
+    weights = jnp.asarray(rng.standard_normal((5, 4)), jnp.float32)
+    out = jax.vmap(lambda w: lucid_jax.instance_norm(x, weight=w))(weights)
+    for i in range(5):
+        oracle.assert_close(out[i], oracle.instance_norm(np.asarray(x), weight=weights[i]))
+
+
+def test_grad_with_respect_to_weight_and_bias(x, rng):
+    cotangent = jnp.asarray(rng.standard_normal(x.shape), jnp.float32)
+    weight = jnp.asarray(rng.standard_normal(4), jnp.float32)
+    bias = jnp.asarray(rng.standard_normal(4), jnp.float32)
+
+    def loss(weight, bias):
+        return jnp.vdot(lucid_jax.instance_norm(x, weight=weight, bias=bias), cotangent)
+
+    dw, db = jax.grad(loss, argnums=(0, 1))(weight, bias)
+    xhat = oracle.instance_norm(np.asarray(x))
+    g = np.asarray(cotangent, np.float64)
+    oracle.assert_close(dw / 10, (g * xhat).sum((0, 2, 3)) / 10)
+    oracle.assert_close(db / 10, g.sum((0, 2, 3)) / 10)
+
+
+def test_jvp_matches_finite_differences(x, rng):
+    with jax.enable_x64(True):
+        x64 = jnp.asarray(x, jnp.float64)
+        tangent = jnp.asarray(rng.standard_normal(x.shape))
+        _, jvp_out = jax.jvp(lucid_jax.instance_norm, (x64,), (tangent,))
+        h = 1e-6
+        numeric = (lucid_jax.instance_norm(x64 + h * tangent)
+                   - lucid_jax.instance_norm(x64 - h * tangent)) / (2 * h)
+        np.testing.assert_allclose(jvp_out, numeric, rtol=1e-6, atol=1e-7)
+
+
+def test_hessian_is_symmetric_and_matches_jacobian_of_grad(rng):
+    with jax.enable_x64(True):
+        x = jnp.asarray(rng.standard_normal((1, 2, 5)))
+        cotangent = jnp.asarray(rng.standard_normal(x.shape))
+
+        def loss(x):
+            return jnp.vdot(jnp.tanh(lucid_jax.instance_norm(x)), cotangent)
+
+        hessian = jax.hessian(loss)(x).reshape(10, 10)
+        np.testing.assert_allclose(hessian, hessian.T, atol=1e-10)
+        numeric = jax.jacfwd(jax.grad(loss))(x).reshape(10, 10)
+        np.testing.assert_allclose(hessian, numeric, atol=1e-10)
+        assert np.abs(hessian).max() > 1e-3
+        # Instances do not interact: the cross-channel block is zero.
+        np.testing.assert_array_equal(hessian[:5, 5:], 0)
+
+
+def test_update_running_stats_is_differentiable_in_x(rng):
+    x = jnp.asarray(rng.standard_normal((2, 3, 6)), jnp.float32)
+    probe = jnp.asarray(rng.standard_normal(3), jnp.float32)
+    grad = jax.grad(
+        lambda x: jnp.vdot(lucid_jax.update_running_stats(x, jnp.zeros(3), jnp.ones(3))[0],
+                           probe))(x)
+    # d(0.1 * mean over batch and length)/dx = 0.1 / (N * L) * probe[c]
+    expected = np.broadcast_to(0.1 / 12 * np.asarray(probe)[None, :, None], x.shape)
+    oracle.assert_close(grad, expected)
