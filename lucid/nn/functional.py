@@ -1,0 +1,105 @@
+"""``lucid.nn.functional``: ``instance_norm`` and ``adain`` on lucid tensors.
+
+Both call the core (:mod:`lucid_jax`) through one cached, jitted kernel per setting, so they
+are differentiable through the tape and never retrace for the same shapes and settings.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+import lucid_jax
+from lucid._tensor import Tensor, apply
+
+
+@functools.cache
+def _instance_norm_kernel(use_input_stats: bool, momentum: float, eps: float,
+                          update: bool, unbatched: bool) -> Callable:
+    """``(x, running_mean, running_var, weight, bias) -> (output, new running stats or None)``.
+
+    ``unbatched`` adds and removes the batch axis (PyTorch's ``(C, *spatial)`` input).
+    """
+    def normalize(x, running_mean, running_var, weight, bias):
+        batched = x[None] if unbatched else x
+        output = lucid_jax.instance_norm(batched, running_mean, running_var, weight, bias,
+                                         use_input_stats, momentum, eps)
+        new_stats = None
+        if update:
+            new_stats = lucid_jax.update_running_stats(jax.lax.stop_gradient(batched),
+                                                       running_mean, running_var, momentum)
+        return (output[0] if unbatched else output), new_stats
+    return normalize
+
+
+def normalize(x: Any, running_mean: Tensor | None, running_var: Tensor | None,
+              weight: Any, bias: Any, use_input_stats: bool, momentum: float, eps: float,
+              unbatched: bool = False) -> Tensor:
+    """Instance-normalise ``x`` and write the new running statistics into the given tensors.
+
+    The running statistics change only after the kernel succeeded, so a failed call (a bad
+    shape, a single spatial element) leaves them exactly as they were.
+    """
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(
+            "running_mean and running_var are given together or not at all, got "
+            f"running_mean={'None' if running_mean is None else 'a tensor'} and "
+            f"running_var={'None' if running_var is None else 'a tensor'}"
+        )
+    update = use_input_stats and running_mean is not None
+    kernel = _instance_norm_kernel(bool(use_input_stats), momentum, eps, update, unbatched)
+    output, new_stats = apply(kernel, x, running_mean, running_var, weight, bias)
+    if new_stats is not None:
+        running_mean._data, running_var._data = new_stats
+    return output
+
+
+def instance_norm(x: Tensor, running_mean: Tensor | None = None,
+                  running_var: Tensor | None = None, weight: Tensor | None = None,
+                  bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Instance normalisation of ``x`` of shape ``(N, C, *spatial)``, as ``torch.nn.functional``.
+
+    ``y = (x - mean[n, c]) / sqrt(var[n, c] + eps) * weight[c] + bias[c]`` with each instance's
+    own mean and biased variance when ``use_input_stats`` (the default), else ``running_mean``
+    and ``running_var``. Like PyTorch, with ``use_input_stats=True`` the given running
+    statistics are updated in place (momentum is the weight of the new batch's statistics,
+    the variance unbiased). Differentiable in ``x``, ``weight`` and ``bias``.
+
+    >>> import lucid
+    >>> from lucid.nn.functional import instance_norm
+    >>> x = lucid.randn(4, 3, 64, 64)
+    >>> y = instance_norm(x)
+    >>> y.shape
+    (4, 3, 64, 64)
+    >>> mean, var = lucid.zeros(3), lucid.ones(3)
+    >>> _ = instance_norm(lucid.ones(2, 3, 4) * 5 + lucid.randn(2, 3, 4), mean, var)
+    >>> bool((mean.numpy() > 0.4).all())                # moved towards the inputs' mean of ~5
+    True
+    """
+    return normalize(x, running_mean, running_var, weight, bias, use_input_stats,
+                     0.0 if momentum is None else momentum, eps)
+
+
+@functools.cache
+def _adain_kernel(eps: float) -> Callable:
+    return lambda content, style: (lucid_jax.adain(content, style, eps), None)
+
+
+def adain(content: Tensor, style: Tensor, eps: float = 1e-5) -> Tensor:
+    """Adaptive instance normalisation: ``content`` with each instance's style mean and std.
+
+    Differentiable in both ``content`` and ``style`` (see :func:`lucid_jax.adain`).
+
+    >>> import lucid
+    >>> from lucid.nn.functional import adain
+    >>> content = lucid.randn(2, 3, 16, 16, requires_grad=True)
+    >>> style = lucid.randn(2, 3, 8, 8) * 4 + 1
+    >>> out = adain(content, style)
+    >>> out.shape, out.requires_grad
+    ((2, 3, 16, 16), True)
+    """
+    return apply(_adain_kernel(eps), content, style)[0]

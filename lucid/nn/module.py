@@ -1,0 +1,225 @@
+"""``Module`` and ``Parameter``: PyTorch's registry of parameters, buffers and sub-modules.
+
+Parameters, buffers and sub-modules live as ordinary attributes (fast to read in ``forward``);
+the module remembers which names are which. State changes only through attribute assignment,
+the modules' own ``forward`` and :meth:`Module.load_state_dict`, which validates everything
+before it writes anything.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import jax.numpy as jnp
+
+from lucid._tensor import Tensor, _as_array
+
+
+class Parameter(Tensor):
+    """A tensor that a :class:`Module` registers as a parameter; requires grad by default.
+
+    >>> import lucid
+    >>> from lucid.nn import Parameter
+    >>> Parameter(lucid.ones(2))
+    Parameter([1.0, 1.0], grad=None)
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+        super().__init__(data, requires_grad=requires_grad)
+
+
+class IncompatibleKeys(NamedTuple):
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class Module:
+    """Base class of lucid layers: ``parameters()``, ``state_dict()``, ``train()``/``eval()``.
+
+    >>> import lucid
+    >>> from lucid.nn import Module, Parameter
+    >>> class Scale(Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.weight = Parameter(lucid.ones(3))
+    ...         self.register_buffer("calls", lucid.zeros(()))
+    ...     def forward(self, x):
+    ...         return x * self.weight
+    >>> m = Scale()
+    >>> [name for name, _ in m.named_parameters()], list(m.state_dict())
+    (['weight'], ['weight', 'calls'])
+    >>> m.eval().training
+    False
+    """
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameter_names", [])
+        object.__setattr__(self, "_buffer_names", [])
+        object.__setattr__(self, "_module_names", [])
+        object.__setattr__(self, "training", True)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(
+            f'Module [{type(self).__name__}] is missing the required "forward" function'
+        )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # -- registration -------------------------------------------------------------------------
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, Parameter):
+            self._add_name(self._parameter_names, name)
+        elif isinstance(value, Module):
+            self._add_name(self._module_names, name)
+        elif name in self._parameter_names and value is not None:
+            raise TypeError(
+                f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                "(lucid.nn.Parameter or None expected)"
+            )
+        elif name in self._buffer_names and value is not None and not isinstance(value, Tensor):
+            raise TypeError(
+                f"cannot assign '{type(value).__name__}' as buffer '{name}' "
+                "(lucid.Tensor or None expected)"
+            )
+        object.__setattr__(self, name, value)
+
+    @staticmethod
+    def _add_name(names: list[str], name: str) -> None:
+        if name not in names:
+            names.append(name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` (or ``None``: a declared but absent parameter) as ``name``."""
+        self._add_name(self._parameter_names, name)
+        setattr(self, name, param)
+
+    def register_buffer(self, name: str, tensor: Tensor | None) -> None:
+        """Register ``tensor`` (or ``None``) as the non-trainable state ``name``."""
+        self._add_name(self._buffer_names, name)
+        setattr(self, name, tensor)
+
+    # -- traversal ----------------------------------------------------------------------------
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for name in self._module_names:
+            module = getattr(self, name)
+            if module is not None:
+                yield name, module
+
+    def children(self) -> Iterator[Module]:
+        for _, module in self.named_children():
+            yield module
+
+    def _named(self, kind: str, prefix: str) -> Iterator[tuple[str, Tensor]]:
+        for name in getattr(self, kind):
+            value = getattr(self, name)
+            if value is not None:
+                yield prefix + name, value
+        for child_name, child in self.named_children():
+            yield from child._named(kind, f"{prefix}{child_name}.")
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        yield from self._named("_parameter_names", prefix)
+
+    def parameters(self) -> Iterator[Parameter]:
+        for _, param in self.named_parameters():
+            yield param
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        yield from self._named("_buffer_names", prefix)
+
+    def buffers(self) -> Iterator[Tensor]:
+        for _, buffer in self.named_buffers():
+            yield buffer
+
+    # -- modes and gradients ------------------------------------------------------------------
+
+    def train(self, mode: bool = True) -> Module:
+        """Training mode (or evaluation with ``mode=False``) here and below; returns self."""
+        object.__setattr__(self, "training", bool(mode))
+        for child in self.children():
+            child.train(mode)
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode; returns self."""
+        return self.train(False)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear accumulated gradients (to ``None``, or to zeros with ``set_to_none=False``)."""
+        for param in self.parameters():
+            if set_to_none or param.grad is None:
+                param.grad = None
+            else:
+                param.grad = jnp.zeros_like(param.grad)
+
+    # -- state dict ---------------------------------------------------------------------------
+
+    def _state(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """Parameters then buffers of each module, depth first: PyTorch's state-dict order."""
+        for kind in ("_parameter_names", "_buffer_names"):
+            for name in getattr(self, kind):
+                value = getattr(self, name)
+                if value is not None:
+                    yield prefix + name, value
+        for child_name, child in self.named_children():
+            yield from child._state(f"{prefix}{child_name}.")
+
+    def state_dict(self) -> OrderedDict[str, Tensor]:
+        """A snapshot of parameters and buffers: detached tensors keyed like PyTorch's."""
+        return OrderedDict((name, value.detach()) for name, value in self._state())
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True) -> IncompatibleKeys:
+        """Copy values (NumPy, JAX, lucid or PyTorch arrays) into parameters and buffers.
+
+        Every key and shape is checked first: on any error (a missing or unexpected key with
+        ``strict=True``, a wrong shape) a ``RuntimeError`` lists them all and nothing changes.
+        Values keep the current tensors' dtypes and identities (optimisers stay valid).
+        """
+        targets = dict(self._state())
+        missing = [key for key in targets if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in targets]
+        errors = []
+        if strict and unexpected:
+            errors.append("Unexpected key(s) in state_dict: "
+                          + ", ".join(f'"{key}"' for key in unexpected) + ".")
+        if strict and missing:
+            errors.append("Missing key(s) in state_dict: "
+                          + ", ".join(f'"{key}"' for key in missing) + ".")
+        updates = []
+        for key, target in targets.items():
+            if key not in state_dict:
+                continue
+            value = jnp.asarray(_as_array(state_dict[key]))
+            if value.shape != target.shape:
+                errors.append(
+                    f"size mismatch for {key}: copying a param with shape {value.shape} from "
+                    f"checkpoint, the shape in current model is {target.shape}."
+                )
+            updates.append((target, value.astype(target.dtype)))
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                               + "\n\t".join(errors))
+        for target, value in updates:
+            target._data = value
+        return IncompatibleKeys(missing, unexpected)
+
+    # -- repr ---------------------------------------------------------------------------------
+
+    def extra_repr(self) -> str:
+        """The settings shown inside ``ClassName(...)``; subclasses override it."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"  ({name}): " + repr(child).replace("\n", "\n  ")
+                 for name, child in self.named_children()]
+        if not lines:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        extra = [self.extra_repr()] if self.extra_repr() else []
+        return f"{type(self).__name__}(\n" + "\n".join(["  " + e for e in extra] + lines) + "\n)"
