@@ -23,12 +23,12 @@ def channel_axes(ndim: int, channel_axis: int | Sequence[int]) -> tuple[int, ...
     Axis 0 is the batch axis; at least one axis must be left to reduce over.
     """
     requested = (channel_axis,) if isinstance(channel_axis, int | np.integer) else channel_axis
-    try:
-        requested = tuple(int(a) for a in requested)
-    except TypeError:
+    if (isinstance(requested, str) or not isinstance(requested, Sequence)
+            or not all(isinstance(a, int | np.integer) and not isinstance(a, bool)
+                       for a in requested)):
         raise ValueError(
             f"channel_axis must be an int or a sequence of ints, got {channel_axis!r}"
-        ) from None
+        )
     if not requested:
         raise ValueError("channel_axis must name at least one axis, got an empty sequence")
     axes = []
@@ -49,8 +49,10 @@ def channel_axes(ndim: int, channel_axis: int | Sequence[int]) -> tuple[int, ...
     return tuple(sorted(axes))
 
 
-def check_input(x: jax.Array, channels: tuple[int, ...]) -> None:
+def check_input(x: jax.Array, channel_axis: int | Sequence[int]) -> None:
     """``x`` is floating point with a batch axis, the channel axes and >= 1 spatial axis."""
+    several = isinstance(channel_axis, Sequence) and not isinstance(channel_axis, str)
+    channels = channel_axis if several else (channel_axis,)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise ValueError(
             f"instance_norm expects a floating-point input, got dtype {x.dtype}; "

@@ -26,8 +26,8 @@ ChannelAxis = int | Sequence[int]
 
 def _static(channel_axis: ChannelAxis, axis_name: AxisName | list[str]):
     """Hashable forms of the static arguments (lists become tuples)."""
-    if not isinstance(channel_axis, int | np.integer):
-        channel_axis = tuple(channel_axis) if isinstance(channel_axis, Sequence) else channel_axis
+    if isinstance(channel_axis, list):
+        channel_axis = tuple(channel_axis)
     if isinstance(axis_name, list):
         axis_name = tuple(axis_name)
     return channel_axis, axis_name
@@ -35,8 +35,8 @@ def _static(channel_axis: ChannelAxis, axis_name: AxisName | list[str]):
 
 def _layout(x: jax.Array, channel_axis: ChannelAxis) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Validated (channel axes, reduced axes) of ``x``."""
+    _checks.check_input(x, channel_axis)
     channels = _checks.channel_axes(x.ndim, channel_axis)
-    _checks.check_input(x, channels)
     reduce_axes = tuple(a for a in range(1, x.ndim) if a not in channels)
     return channels, reduce_axes
 

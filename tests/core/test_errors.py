@@ -1,0 +1,122 @@
+"""Every ValueError the core raises, matched by its message."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import lucid_jax
+
+X = jnp.ones((2, 3, 4))
+
+
+def test_integer_input():
+    with pytest.raises(ValueError, match=r"floating-point input, got dtype int32"):
+        lucid_jax.instance_norm(jnp.ones((2, 3, 4), jnp.int32))
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3)])
+def test_rank_below_three(shape):
+    with pytest.raises(ValueError, match=rf"rank >= 3 \(N, C, \*spatial\), got rank {len(shape)}"):
+        lucid_jax.instance_norm(jnp.ones(shape))
+
+
+def test_channel_axis_is_the_batch_axis():
+    with pytest.raises(ValueError, match=r"channel_axis 0 includes axis 0, the batch axis"):
+        lucid_jax.instance_norm(X, channel_axis=0)
+    with pytest.raises(ValueError, match=r"includes axis 0, the batch axis"):
+        lucid_jax.instance_norm(X, channel_axis=-3)
+
+
+def test_channel_axis_out_of_range_repeated_or_empty():
+    with pytest.raises(ValueError, match=r"channel_axis 3 is out of range for an input of rank 3"):
+        lucid_jax.instance_norm(X, channel_axis=3)
+    with pytest.raises(ValueError, match=r"names the same axis twice"):
+        lucid_jax.instance_norm(jnp.ones((2, 3, 4, 5)), channel_axis=(1, -3))
+    with pytest.raises(ValueError, match=r"at least one axis, got an empty sequence"):
+        lucid_jax.instance_norm(X, channel_axis=())
+    with pytest.raises(ValueError, match=r"an int or a sequence of ints, got 'c'"):
+        lucid_jax.instance_norm(X, channel_axis="c")
+
+
+def test_no_axis_left_to_reduce():
+    with pytest.raises(ValueError, match=r"rank >= 4 \(N, C, \*spatial\), got rank 3"):
+        lucid_jax.instance_norm(X, channel_axis=(1, 2))
+
+
+@pytest.mark.parametrize("name", ["weight", "bias"])
+def test_affine_of_wrong_length(name):
+    with pytest.raises(ValueError, match=rf"{name} has shape \(4,\), expected \(3,\) or \(2, 3\)"):
+        lucid_jax.instance_norm(X, **{name: jnp.ones(4)})
+
+
+def test_running_stats_of_wrong_length():
+    with pytest.raises(ValueError, match=r"running_mean has shape \(2,\), expected \(3,\) for"):
+        lucid_jax.instance_norm(X, jnp.zeros(2), jnp.ones(3), use_input_stats=False)
+    with pytest.raises(ValueError, match=r"running_var has shape \(2, 3\), expected \(3,\) for"):
+        lucid_jax.update_running_stats(X, jnp.zeros(3), jnp.ones((2, 3)))
+
+
+def test_running_stats_missing_when_needed():
+    with pytest.raises(ValueError, match=r"running_mean and running_var are None"):
+        lucid_jax.instance_norm(X, use_input_stats=False)
+    with pytest.raises(ValueError, match=r"but running_var is None"):
+        lucid_jax.instance_norm(X, jnp.zeros(3), use_input_stats=False)
+    with pytest.raises(ValueError, match=r"but running_mean is None"):
+        lucid_jax.update_running_stats(X, None, jnp.ones(3))
+
+
+def test_single_element_per_instance_when_using_input_stats():
+    single = jnp.ones((2, 3, 1))
+    message = r"Expected more than 1 spatial element when training, got input size \(2, 3, 1\)"
+    with pytest.raises(ValueError, match=message):
+        lucid_jax.instance_norm(single)
+    with pytest.raises(ValueError, match=message):
+        lucid_jax.update_running_stats(single, jnp.zeros(3), jnp.ones(3))
+    # With running statistics a single element is fine, as in PyTorch's eval mode.
+    out = lucid_jax.instance_norm(single, jnp.zeros(3), jnp.ones(3), use_input_stats=False)
+    assert out.shape == single.shape
+
+
+@pytest.mark.parametrize("momentum", [-0.1, 1.5])
+def test_momentum_out_of_range(momentum):
+    with pytest.raises(ValueError, match=rf"momentum must be in \[0, 1\].*got {momentum}"):
+        lucid_jax.update_running_stats(X, jnp.zeros(3), jnp.ones(3), momentum)
+
+
+def test_momentum_of_wrong_type():
+    with pytest.raises(ValueError, match=r"momentum must be a float in \[0, 1\] or None, got '0.1'"):
+        lucid_jax.instance_norm(X, momentum="0.1")
+
+
+@pytest.mark.parametrize("eps", [-1e-5, "1e-5", None])
+def test_bad_eps(eps):
+    with pytest.raises(ValueError, match=r"eps must be a non-negative float, got"):
+        lucid_jax.instance_norm(X, eps=eps)
+
+
+def test_mask_errors():
+    with pytest.raises(ValueError, match=r"mask must be boolean \(or 0/1 integers\), got dtype float32"):
+        lucid_jax.instance_norm(X, mask=jnp.ones((2, 3, 4), jnp.float32))
+    with pytest.raises(ValueError, match=r"mask of shape \(2, 5\) cannot be broadcast to the input's shape \(2, 3, 4\)"):
+        lucid_jax.instance_norm(X, mask=jnp.ones((2, 5), bool))
+
+
+def test_unbound_axis_name():
+    with pytest.raises(ValueError, match=r"axis_name='devices' is not bound here"):
+        lucid_jax.instance_norm(X, axis_name="devices")
+    with pytest.raises(ValueError, match=r"batch_axis_name='batch' is not bound here"):
+        lucid_jax.update_running_stats(X, jnp.zeros(3), jnp.ones(3), batch_axis_name="batch")
+
+
+def test_errors_raise_under_jit_too():
+    with pytest.raises(ValueError, match=r"weight has shape \(4,\)"):
+        jax.jit(lambda x: lucid_jax.instance_norm(x, weight=jnp.ones(4)))(X)
+
+
+def test_adain_with_mismatched_style():
+    with pytest.raises(ValueError, match=r"same batch and channel sizes, got content \(2, 3, 4\) "
+                                         r"and style \(2, 5, 4\)"):
+        lucid_jax.adain(X, np.ones((2, 5, 4), np.float32))
