@@ -18,7 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lucid._tensor import Tensor, no_grad, resolve_device
+from lucid._tensor import Tensor, no_grad
 from lucid._tensor import _shape_args as _shape
 
 float16 = jnp.float16

@@ -1,4 +1,4 @@
-"""``InstanceNorm1d/2d/3d`` and their ``Lazy`` variants, with lucid's signature and PyTorch's numbers.
+"""``InstanceNorm1d/2d/3d`` and the ``Lazy`` variants: lucid's signature, PyTorch's numbers.
 
 One base class owns the state (``weight``, ``bias``, ``running_mean``, ``running_var``,
 ``num_batches_tracked``), the argument checks, ``extra_repr`` and the call into the core; the

@@ -1,0 +1,305 @@
+"""lucid.nn.InstanceNorm1d/2d/3d against torch 2.13 and the float64 oracle, case by case."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import jax.numpy as jnp
+import numpy as np
+import oracle
+import pytest
+import torch
+
+import lucid
+import lucid.nn as nn
+from lucid import _tensor
+
+CLASSES = {1: (nn.InstanceNorm1d, torch.nn.InstanceNorm1d),
+           2: (nn.InstanceNorm2d, torch.nn.InstanceNorm2d),
+           3: (nn.InstanceNorm3d, torch.nn.InstanceNorm3d)}
+SPATIAL = {1: (7,), 2: (5, 3), 3: (3, 4, 5)}  # odd sizes; something is always reduced
+
+
+def modules(rank, channels=3, **settings):
+    ours, theirs = CLASSES[rank]
+    return ours(channels, **settings), theirs(channels, **settings)
+
+
+def randomise_affine(module, reference, rng):
+    """Non-trivial weight and bias, the same in both modules."""
+    if module.affine:
+        for name in ("weight", "bias"):
+            value = rng.standard_normal(module.num_features).astype(np.float32)
+            getattr(module, name).data = value
+            getattr(reference, name).data = torch.tensor(value)
+
+
+def assert_same_state(module, reference, dtype=np.float32):
+    for name, value in reference.state_dict().items():
+        oracle.assert_close(module.state_dict()[name], value.numpy(), dtype, err_msg=name)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("affine", [False, True])
+@pytest.mark.parametrize("momentum", [0.1, 0.3, None])
+@pytest.mark.parametrize("batched", [True, False])
+def test_training_steps_then_eval_match_torch_and_oracle(rank, affine, momentum, batched, rng):
+    module, reference = modules(rank, affine=affine, track_running_stats=True, momentum=momentum)
+    randomise_affine(module, reference, rng)
+    shape = ((2,) if batched else ()) + (3, *SPATIAL[rank])
+    for _ in range(3):  # gradients and running statistics accumulate over the steps
+        x_np = (rng.standard_normal(shape) * 3 + 2).astype(np.float32)
+        cotangent = rng.standard_normal(shape).astype(np.float32)
+        x, tx = lucid.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
+        out, expected = module(x), reference(tx)
+        out.backward(cotangent)
+        expected.backward(torch.tensor(cotangent))
+        assert out.shape == shape
+        oracle.assert_close(out.numpy(), expected.detach().numpy())
+        batch_x = x_np if batched else x_np[None]
+        weight = None if not affine else module.weight.numpy()
+        bias = None if not affine else module.bias.numpy()
+        want = oracle.instance_norm(batch_x, weight=weight, bias=bias)
+        oracle.assert_close(out.numpy(), want if batched else want[0])
+        oracle.assert_close(x.grad, tx.grad.numpy())
+    if affine:
+        oracle.assert_close(module.weight.grad, reference.weight.grad.numpy())
+        oracle.assert_close(module.bias.grad, reference.bias.grad.numpy())
+    assert_same_state(module, reference)
+
+    module.eval(), reference.eval()
+    before = module.state_dict()
+    x_np = rng.standard_normal(shape).astype(np.float32)
+    out = module(lucid.tensor(x_np))
+    oracle.assert_close(out.numpy(), reference(torch.tensor(x_np)).detach().numpy())
+    for name, value in before.items():  # eval never writes
+        np.testing.assert_array_equal(module.state_dict()[name], value, err_msg=name)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("affine", [False, True])
+def test_without_running_stats_eval_still_uses_input_stats(rank, affine, rng):
+    module, reference = modules(rank, affine=affine)
+    randomise_affine(module, reference, rng)
+    module.eval(), reference.eval()
+    x_np = rng.standard_normal((4, 3, *SPATIAL[rank])).astype(np.float32)
+    cotangent = rng.standard_normal(x_np.shape).astype(np.float32)
+    x, tx = lucid.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
+    out, expected = module(x), reference(tx)
+    out.backward(cotangent)
+    expected.backward(torch.tensor(cotangent))
+    oracle.assert_close(out.numpy(), expected.detach().numpy())
+    oracle.assert_close(x.grad, tx.grad.numpy())
+    assert module.running_mean is None and module.running_var is None
+    assert module.num_batches_tracked is None
+
+
+def test_momentum_none_freezes_and_num_batches_tracked_stays_zero(rng):
+    module, reference = modules(2, track_running_stats=True, momentum=None)
+    module(lucid.tensor(rng.standard_normal((2, 3, 4, 4)) + 5))
+    np.testing.assert_array_equal(module.running_mean, np.zeros(3))
+    np.testing.assert_array_equal(module.running_var, np.ones(3))
+    assert module.num_batches_tracked.item() == 0 == reference.num_batches_tracked.item()
+
+
+def test_eval_with_running_stats_accepts_a_single_spatial_element(rng):
+    module, reference = modules(2, track_running_stats=True)
+    module.running_mean.data = np.array([1.0, 2.0, 3.0], np.float32)
+    reference.running_mean.data = torch.tensor([1.0, 2.0, 3.0])
+    x_np = rng.standard_normal((2, 3, 1, 1)).astype(np.float32)
+    out = module.eval()(lucid.tensor(x_np))
+    oracle.assert_close(out.numpy(), reference.eval()(torch.tensor(x_np)).numpy())
+
+
+def test_attributes_defaults_and_dtype():
+    module = nn.InstanceNorm3d(4, dtype=lucid.float16)
+    assert (module.num_features, module.eps, module.momentum) == (4, 1e-5, 0.1)
+    assert not module.affine and not module.track_running_stats and module.training
+    assert module.weight is None and module.bias is None and list(module.parameters()) == []
+    tracked = nn.InstanceNorm1d(4, affine=True, track_running_stats=True, dtype=lucid.float16)
+    assert tracked.weight.dtype == tracked.running_var.dtype == lucid.float16
+    assert isinstance(tracked.weight, nn.Parameter) and tracked.weight.requires_grad
+    assert not tracked.running_mean.requires_grad
+    np.testing.assert_array_equal(tracked.running_var, np.ones(4))
+
+
+@pytest.mark.parametrize("affine", [False, True])
+@pytest.mark.parametrize("track", [False, True])
+def test_repr_and_state_dict_keys_match_torch(affine, track):
+    module, reference = modules(2, 16, affine=affine, track_running_stats=track)
+    assert repr(module) == (f"InstanceNorm2d(16, eps=1e-05, momentum=0.1, affine={affine}, "
+                            f"track_running_stats={track})")
+    assert list(module.state_dict()) == list(reference.state_dict())
+    assert [n for n, _ in module.named_buffers()] == [n for n, _ in reference.named_buffers()]
+    assert [n for n, _ in module.named_parameters()] == [
+        n for n, _ in reference.named_parameters()]
+
+
+@pytest.mark.parametrize("source", ["torch", "numpy", "jax", "lucid"])
+def test_load_state_dict_from_every_array_kind(source, rng):
+    module, reference = modules(2, affine=True, track_running_stats=True)
+    randomise_affine(module, reference, rng)  # reference now differs from a fresh module
+    reference(torch.randn(2, 3, 4, 4))
+    convert = {"torch": lambda t: t, "numpy": lambda t: t.numpy(),
+               "jax": lambda t: jnp.asarray(t.numpy()), "lucid": lambda t: lucid.tensor(t)}[source]
+    fresh = nn.InstanceNorm2d(3, affine=True, track_running_stats=True)
+    weight = fresh.weight
+    result = fresh.load_state_dict({k: convert(v) for k, v in reference.state_dict().items()})
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    assert fresh.weight is weight  # loaded in place
+    assert_same_state(fresh, reference)
+    assert fresh.running_mean.dtype == lucid.float32
+
+
+def test_torch_loads_our_state_dict(rng):
+    module = nn.InstanceNorm1d(3, affine=True, track_running_stats=True)
+    module(lucid.tensor(rng.standard_normal((2, 3, 5)) * 2 + 1))
+    reference = torch.nn.InstanceNorm1d(3, affine=True, track_running_stats=True)
+    reference.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in
+                               module.state_dict().items()})
+    assert_same_state(module, reference)
+
+
+BAD_STATES = {
+    "wrong shape": ({"weight": np.ones(4)}, r"size mismatch for weight: copying a param with "
+                    r"shape \(4,\) from checkpoint, the shape in current model is \(3,\)"),
+    "missing key": ({}, r'Missing key\(s\) in state_dict: "bias"'),
+    "unexpected key": ({"extra": np.ones(1)}, r'Unexpected key\(s\) in state_dict: "extra"'),
+}
+
+
+@pytest.mark.parametrize("case", BAD_STATES)
+def test_bad_load_state_dict_raises_and_changes_nothing(case):
+    module = nn.InstanceNorm2d(3, affine=True, track_running_stats=True)
+    good = {k: np.full(v.shape, 7, np.asarray(v).dtype) for k, v in module.state_dict().items()}
+    changes, message = BAD_STATES[case]
+    bad = {**good, **changes}
+    if case == "missing key":
+        del bad["bias"]
+    before = module.state_dict()
+    with pytest.raises(RuntimeError, match="Error\\(s\\) in loading state_dict for "
+                       "InstanceNorm2d:\n\t" + message):
+        module.load_state_dict(bad)
+    for name, value in before.items():
+        np.testing.assert_array_equal(module.state_dict()[name], value, err_msg=name)
+
+
+def test_non_strict_load_reports_keys_and_loads_the_rest():
+    module = nn.InstanceNorm2d(3, affine=True)
+    result = module.load_state_dict({"weight": np.full(3, 2.0), "extra": 1}, strict=False)
+    assert result.missing_keys == ["bias"] and result.unexpected_keys == ["extra"]
+    np.testing.assert_array_equal(module.weight, np.full(3, 2.0))
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("ndim_offset", [-1, 2])
+def test_wrong_rank_raises_torch_message(rank, ndim_offset):
+    ndim = rank + 1 + ndim_offset
+    module, reference = modules(rank)
+    x = np.ones((2,) * ndim, np.float32)
+    message = f"expected {rank + 1}D or {rank + 2}D input \\(got {ndim}D input\\)"
+    with pytest.raises(ValueError, match=message):
+        reference(torch.tensor(x))
+    with pytest.raises(ValueError, match=message):
+        module(lucid.tensor(x))
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_num_features_mismatch_with_affine_raises(batched):
+    module, reference = modules(2, 4, affine=True)
+    x = np.ones(((2,) if batched else ()) + (3, 4, 4), np.float32)
+    dim = 1 if batched else 0
+    message = (f"expected input's size at dim={dim} to match num_features \\(4\\), "
+               "but got: 3.")
+    for m, tensor in ((reference, torch.tensor), (module, lucid.tensor)):
+        with pytest.raises(ValueError, match=message):
+            m(tensor(x))
+
+
+def test_num_features_mismatch_without_affine_warns_like_torch(rng):
+    module, reference = modules(2, 4)
+    x_np = rng.standard_normal((2, 3, 4, 4)).astype(np.float32)
+    message = ("input's size at dim=1 does not match num_features. You can silence this "
+               "warning by not passing in num_features, which is not used because affine=False")
+    with pytest.warns(UserWarning, match=message):
+        expected = reference(torch.tensor(x_np))
+    with pytest.warns(UserWarning, match=message) as record:
+        out = module(lucid.tensor(x_np))
+    assert record[0].filename == __file__  # points at the caller
+    oracle.assert_close(out.numpy(), expected.numpy())
+
+
+def test_num_features_mismatch_with_running_stats_raises_and_changes_nothing():
+    module = nn.InstanceNorm2d(4, track_running_stats=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match=r"running_mean has shape \(4,\), expected \(3,\)"):
+            module(lucid.ones(2, 3, 4, 4))
+    np.testing.assert_array_equal(module.running_mean, np.zeros(4))
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 1, 1), (3, 1, 1)])
+@pytest.mark.parametrize("track", [False, True])
+def test_single_spatial_element_in_training_raises_and_changes_nothing(shape, track):
+    module = nn.InstanceNorm2d(3, affine=True, track_running_stats=track)
+    before = module.state_dict()
+    batched = shape if len(shape) == 4 else (1, *shape)
+    with pytest.raises(ValueError, match="Expected more than 1 spatial element when training, "
+                       f"got input size {re.escape(str(batched))}"):
+        module(lucid.ones(*shape, requires_grad=True))
+    with pytest.raises(ValueError, match="Expected more than 1 spatial element when training"):
+        torch.nn.InstanceNorm2d(3)(torch.ones(shape))
+    for name, value in before.items():
+        np.testing.assert_array_equal(module.state_dict()[name], value, err_msg=name)
+    if not track:  # without running statistics eval needs the input's statistics too
+        with pytest.raises(ValueError, match="Expected more than 1 spatial element"):
+            module.eval()(lucid.ones(*shape))
+
+
+def test_invalid_momentum_raises_before_any_update():
+    module = nn.InstanceNorm1d(3, track_running_stats=True, momentum=1.5)
+    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\]"):
+        module(lucid.randn(2, 3, 5))
+    np.testing.assert_array_equal(module.running_mean, np.zeros(3))
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_lazy_modules_infer_num_features_and_become_the_eager_class(rank, rng):
+    lazy = getattr(nn, f"LazyInstanceNorm{rank}d")(affine=True, track_running_stats=True)
+    assert lazy.num_features == 0
+    reference = CLASSES[rank][1](5, affine=True, track_running_stats=True)
+    x_np = rng.standard_normal((2, 5, *SPATIAL[rank])).astype(np.float32)
+    out = lazy(lucid.tensor(x_np))
+    assert type(lazy) is CLASSES[rank][0] and lazy.num_features == 5
+    oracle.assert_close(out.numpy(), reference(torch.tensor(x_np)).detach().numpy())
+    assert_same_state(lazy, reference)
+    with pytest.raises(ValueError, match=f"expected {rank + 1}D or {rank + 2}D input"):
+        getattr(nn, f"LazyInstanceNorm{rank}d")()(lucid.ones(*(2,) * (rank + 3)))
+
+
+def test_unbatched_lazy_input_takes_channels_from_dim_0():
+    lazy = nn.LazyInstanceNorm2d()
+    lazy(lucid.randn(6, 4, 4))
+    assert lazy.num_features == 6 and repr(lazy).startswith("InstanceNorm2d(6, ")
+
+
+def test_plain_arrays_are_accepted_as_input(rng):
+    x_np = rng.standard_normal((2, 3, 8)).astype(np.float32)
+    out = nn.InstanceNorm1d(3)(x_np)
+    assert isinstance(out, lucid.Tensor)
+    oracle.assert_close(out.numpy(), oracle.instance_norm(x_np))
+
+
+def test_repeated_calls_reuse_one_compiled_kernel():
+    module = nn.InstanceNorm2d(8, affine=True, track_running_stats=True)
+    module(lucid.randn(2, 8, 16, 16, requires_grad=True)).backward(lucid.randn(2, 8, 16, 16))
+    kernels = len(_tensor._KERNELS)
+    compiled = sum(k._cache_size() for k in _tensor._KERNELS.values())
+    pulls = _tensor._pull._cache_size()
+    for _ in range(4):
+        x = lucid.randn(2, 8, 16, 16, requires_grad=True)
+        module(x).backward(lucid.randn(2, 8, 16, 16))
+    assert len(_tensor._KERNELS) == kernels
+    assert sum(k._cache_size() for k in _tensor._KERNELS.values()) == compiled
+    assert _tensor._pull._cache_size() == pulls
