@@ -353,3 +353,38 @@ def test_linen_init_ignores_unbound_axis_names(rng):
                                     batch_axis_name="b")
     variables = layer.init(jax.random.key(0), x, use_running_average=False)  # outside vmap
     assert set(variables) == {"params", "batch_stats"}
+
+
+def test_linen_axis_name_under_shard_map_on_one_device(rng):
+    from jax.sharding import Mesh
+    from jax.sharding import PartitionSpec as P
+
+    x = random_inputs(rng, (2, 4, 6, 3), 1)[0]
+    layer = ours_linen.InstanceNorm(track_running_stats=True, axis_name="s",
+                                    batch_axis_name="b")
+    variables = layer.init(jax.random.key(0), x, use_running_average=False)
+    mesh = Mesh(np.array(jax.devices()[:1]).reshape(1, 1), ("b", "s"))
+
+    def run(x):
+        return layer.apply(variables, x, use_running_average=False, mutable=["batch_stats"])
+
+    sharded = jax.shard_map(run, mesh=mesh, in_specs=P("b", "s"),
+                            out_specs=(P("b", "s"), P()))
+    y, updates = jax.jit(sharded)(x)
+    expected_y, expected = ours_linen.InstanceNorm(track_running_stats=True).apply(
+        variables, x, use_running_average=False, mutable=["batch_stats"])
+    oracle.assert_close(y, expected_y)
+    jax.tree.map(oracle.assert_close, updates, expected)
+
+
+def test_nnx_applies_a_custom_promote_dtype(rng):
+    calls = []
+
+    def to_half(args, *, dtype=None):
+        calls.append(dtype)
+        return tuple(None if a is None else jnp.asarray(a, jnp.float16) for a in args)
+
+    x = random_inputs(rng, (2, 4, 4, 3), 1)[0]
+    y = ours_nnx.InstanceNorm(3, promote_dtype=to_half, rngs=nnx.Rngs(0))(x)
+    assert calls == [None] and y.dtype == jnp.float16
+    oracle.assert_close(y, oracle.instance_norm(x, eps=1e-6, channel_axis=-1), np.float16)
