@@ -36,7 +36,7 @@ def torch_layer(rng, spatial, channels, momentum=0.1, eps=1e-5):
 
 
 def torch_run(layer, xs_last, x_eval_last):
-    """Train-mode outputs and running stats after each step, then the eval output (channels last)."""
+    """Train-mode outputs and running stats after each step, then the eval output (NHWC)."""
     outs, stats = [], []
     layer.train()
     for x in xs_last:
