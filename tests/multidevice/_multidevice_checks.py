@@ -171,12 +171,24 @@ def jit_spatially_sharded_volume():
 
 @check
 def jit_spatially_sharded_explicit_mesh():
-    """The same with jax.make_mesh's default axis types (Explicit in JAX >= 0.7)."""
+    """The same with jax.make_mesh's default axis types (Explicit since JAX 0.7): forward,
+    masked, and the input gradient."""
     x = data((2, 2, 16, 8, 12), seed=2)
-    mesh = make_mesh((4, 2), ("d", "h"), explicit=True)
-    xs = put(x, mesh, P(None, None, "d", "h"))
-    y = jax.jit(lucid_jax.instance_norm)(xs)
-    close(y, oracle.instance_norm(x), "explicit mesh, spatially sharded")
+    mask = np.random.default_rng(2).random((2, 1, 16, 8, 12)) < 0.3
+    ct = cotangent(x.shape, seed=3)
+    for shape, names, spec in [((4, 2), ("d", "h"), P(None, None, "d", "h")),
+                               ((8,), ("d",), P(None, None, "d"))]:
+        mesh = jax.make_mesh(shape, names)  # default axis types
+        assert all(t == AxisType.Explicit for t in mesh.axis_types), mesh.axis_types
+        what = f"explicit mesh {dict(mesh.shape)} spec {spec}"
+        xs, cts = put(x, mesh, spec), put(ct, mesh, spec)
+        y = jax.jit(lucid_jax.instance_norm)(xs)
+        close(y, oracle.instance_norm(x), what)
+        assert y.sharding.is_equivalent_to(xs.sharding, x.ndim), (what, y.sharding)
+        ym = jax.jit(lambda a, m: lucid_jax.instance_norm(a, mask=m))(xs, put(mask, mesh, spec))
+        close(ym, oracle.instance_norm(x, mask=mask), what + ", masked")
+        close(input_grad(lucid_jax.instance_norm, xs, cts), oracle_grad(x, ct),
+              what + ", gradient")
 
 
 @check

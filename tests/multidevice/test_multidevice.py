@@ -23,17 +23,6 @@ import _multidevice_checks  # noqa: E402
 
 NAMES = list(_multidevice_checks.CHECKS)
 
-# Known core defects: strict, so the test turns red (XPASS) the moment the core is fixed and
-# the marker can go.
-KNOWN_DEFECTS = {
-    "jit_spatially_sharded_explicit_mesh": (
-        "core bug: lucid_jax._stats.moments slices each instance's first element as the shift; "
-        "on a mesh with Explicit axis types (jax.make_mesh's default) a spatially sharded input "
-        "raises ShardingTypeError 'slicing on sharded dims ... is not implemented'"
-    ),
-}
-
-
 def eight_device_env() -> dict[str, str]:
     env = dict(os.environ)
     flags = env.get("XLA_FLAGS", "")
@@ -54,9 +43,7 @@ def results():
     return json.loads(lines[-1])
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_DEFECTS[n]))
-    if n in KNOWN_DEFECTS else n for n in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_on_eight_devices(results, name):
     result = results[name]
     if result["ok"] is None:
