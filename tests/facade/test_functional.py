@@ -1,0 +1,94 @@
+"""lucid.nn.functional.instance_norm and adain against torch and the core."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import oracle
+import pytest
+import torch
+
+import lucid
+import lucid_jax
+from lucid.nn.functional import adain, instance_norm
+
+
+@pytest.mark.parametrize("momentum", [0.1, 0.3])
+def test_instance_norm_updates_given_running_stats_in_place_like_torch(momentum, rng):
+    mean, var = lucid.zeros(3), lucid.ones(3)
+    t_mean, t_var = torch.zeros(3), torch.ones(3)
+    weight_np, bias_np = rng.standard_normal((2, 3)).astype(np.float32)
+    weight, bias = lucid.tensor(weight_np, requires_grad=True), lucid.tensor(bias_np,
+                                                                             requires_grad=True)
+    t_weight = torch.tensor(weight_np, requires_grad=True)
+    t_bias = torch.tensor(bias_np, requires_grad=True)
+    for _ in range(3):
+        x_np = (rng.standard_normal((2, 3, 6, 5)) * 2 + 1).astype(np.float32)
+        cotangent = rng.standard_normal(x_np.shape).astype(np.float32)
+        x, tx = lucid.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
+        out = instance_norm(x, mean, var, weight, bias, momentum=momentum)
+        expected = torch.nn.functional.instance_norm(tx, t_mean, t_var, t_weight, t_bias,
+                                                     momentum=momentum)
+        out.backward(cotangent)
+        expected.backward(torch.tensor(cotangent))
+        oracle.assert_close(out.numpy(), expected.detach().numpy())
+        oracle.assert_close(out.numpy(), oracle.instance_norm(x_np, weight=weight_np,
+                                                              bias=bias_np))
+        oracle.assert_close(x.grad, tx.grad.numpy())
+    oracle.assert_close(mean, t_mean.numpy())
+    oracle.assert_close(var, t_var.numpy())
+    oracle.assert_close(weight.grad, t_weight.grad.numpy())
+    oracle.assert_close(bias.grad, t_bias.grad.numpy())
+
+
+def test_instance_norm_with_running_stats_normalises_with_them_and_leaves_them(rng):
+    x_np = rng.standard_normal((2, 3, 7)).astype(np.float32)
+    mean_np, var_np = np.array([0.5, -1, 2], np.float32), np.array([1, 2, 0.5], np.float32)
+    mean, var = lucid.tensor(mean_np), lucid.tensor(var_np)
+    out = instance_norm(lucid.tensor(x_np), mean, var, use_input_stats=False)
+    expected = torch.nn.functional.instance_norm(torch.tensor(x_np), torch.tensor(mean_np),
+                                                 torch.tensor(var_np), use_input_stats=False)
+    oracle.assert_close(out.numpy(), expected.numpy())
+    oracle.assert_close(out.numpy(), oracle.instance_norm(x_np, mean_np, var_np,
+                                                          use_input_stats=False))
+    np.testing.assert_array_equal(mean, mean_np)
+    np.testing.assert_array_equal(var, var_np)
+
+
+def test_instance_norm_accepts_plain_arrays_and_momentum_none(rng):
+    x_np = rng.standard_normal((2, 3, 4, 4)).astype(np.float32)
+    mean, var = lucid.zeros(3), lucid.ones(3)
+    out = instance_norm(x_np, mean, var, momentum=None)
+    oracle.assert_close(out.numpy(), oracle.instance_norm(x_np))
+    np.testing.assert_array_equal(mean, np.zeros(3))
+
+
+def test_instance_norm_needs_both_running_stats():
+    with pytest.raises(ValueError, match="running_mean and running_var are given together or "
+                       "not at all, got running_mean=a tensor and running_var=None"):
+        instance_norm(lucid.randn(2, 3, 4), running_mean=lucid.zeros(3))
+
+
+def test_instance_norm_bad_input_raises_and_changes_nothing():
+    mean, var = lucid.zeros(3), lucid.ones(3)
+    with pytest.raises(ValueError, match="Expected more than 1 spatial element when training"):
+        instance_norm(lucid.ones(2, 3, 1), mean, var)
+    with pytest.raises(ValueError, match=r"weight has shape \(4,\), expected \(3,\)"):
+        instance_norm(lucid.randn(2, 3, 5), mean, var, weight=lucid.ones(4))
+    np.testing.assert_array_equal(mean, np.zeros(3))
+    np.testing.assert_array_equal(var, np.ones(3))
+
+
+def test_adain_is_the_core_and_differentiable_in_both_inputs(rng):
+    content_np = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    style_np = (rng.standard_normal((2, 3, 5, 5)) * 3 + 1).astype(np.float32)
+    cotangent = rng.standard_normal(content_np.shape).astype(np.float32)
+    content = lucid.tensor(content_np, requires_grad=True)
+    style = lucid.tensor(style_np, requires_grad=True)
+    out = adain(content, style)
+    out.backward(cotangent)
+    expected, pullback = jax.vjp(lucid_jax.adain, content_np, style_np)
+    content_grad, style_grad = pullback(cotangent)
+    oracle.assert_close(out.numpy(), expected)
+    oracle.assert_close(content.grad, content_grad)
+    oracle.assert_close(style.grad, style_grad)
