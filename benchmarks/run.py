@@ -1,0 +1,156 @@
+"""Side-by-side timings: lucid-jax against PyTorch (CPU), flax.linen.InstanceNorm and a floor.
+
+For each input shape, every implementation is timed in the same process, interleaved round
+by round (so machine noise hits all of them alike), and the median per call is reported:
+
+* ``lucid-jax`` - ``jax.jit(lucid_jax.instance_norm)`` (NCHW, the layout PyTorch uses);
+* ``flax`` - ``jax.jit`` of ``flax.linen.InstanceNorm(feature_axes=1)`` (its fast variance);
+* ``torch`` - ``torch.nn.functional.instance_norm`` (eager; PyTorch's own fused kernel);
+* ``floor`` - ``jax.jit(lambda x: x * a + b)``: one read and one write of the input, the
+  least any normalisation must cost.
+
+"fwd" is the forward pass; "fwd+bwd" the forward and the gradient of the input under a random
+cotangent. Ratios are times divided by lucid-jax's (> 1: lucid-jax is faster) and by the floor.
+Benchmarks print numbers; they assert nothing.
+
+    python benchmarks/run.py [--rounds 15] [--markdown benchmarks/RESULTS.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+import flax.linen as flax_nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import lucid_jax
+
+sys.path.insert(0, os.path.dirname(__file__))
+SHAPES = [(8, 32, 64, 64), (16, 64, 32, 32), (4, 16, 16, 32, 32), (32, 128, 256),
+          (2, 8, 16, 16)]
+
+
+def _ready(value):
+    return jax.block_until_ready(value)
+
+
+def implementations(shape):
+    """name -> (forward thunk, forward+backward thunk) on the same random data."""
+    rng = np.random.default_rng(0)
+    x_np = (rng.standard_normal(shape) * 2 + 1).astype(np.float32)
+    g_np = rng.standard_normal(shape).astype(np.float32)
+    x, g = jnp.asarray(x_np), jnp.asarray(g_np)
+    x_t, g_t = torch.from_numpy(x_np), torch.from_numpy(g_np)
+
+    ours = jax.jit(lucid_jax.instance_norm)
+    ours_grad = jax.jit(lambda x, g: jax.vjp(lucid_jax.instance_norm, x)[1](g)[0])
+    flax_module = flax_nn.InstanceNorm(use_bias=False, use_scale=False, feature_axes=1)
+    flax_fwd = jax.jit(lambda x: flax_module.apply({}, x))
+    flax_grad = jax.jit(lambda x, g: jax.vjp(lambda x: flax_module.apply({}, x), x)[1](g)[0])
+    floor = jax.jit(lambda x: x * 0.5 + 1.0)
+    floor_grad = jax.jit(lambda x, g: jax.vjp(lambda x: x * 0.5 + 1.0, x)[1](g)[0])
+
+    def torch_grad():
+        leaf = x_t.clone().requires_grad_()
+        torch.autograd.grad(F.instance_norm(leaf), leaf, g_t)
+
+    return {
+        "lucid-jax": (lambda: _ready(ours(x)), lambda: _ready(ours_grad(x, g))),
+        "flax": (lambda: _ready(flax_fwd(x)), lambda: _ready(flax_grad(x, g))),
+        "torch": (lambda: F.instance_norm(x_t), torch_grad),
+        "floor": (lambda: _ready(floor(x)), lambda: _ready(floor_grad(x, g))),
+    }
+
+
+def time_interleaved(thunks: dict, rounds: int, min_seconds: float = 0.02) -> dict:
+    """Median seconds per call of each thunk over ``rounds`` interleaved rounds."""
+    repeats = {}
+    for name, thunk in thunks.items():
+        thunk()  # compile / warm up
+        start = time.perf_counter()
+        thunk()
+        once = max(time.perf_counter() - start, 1e-6)
+        repeats[name] = max(1, int(min_seconds / once))
+    samples = {name: [] for name in thunks}
+    for _ in range(rounds):
+        for name, thunk in thunks.items():
+            start = time.perf_counter()
+            for _ in range(repeats[name]):
+                thunk()
+            samples[name].append((time.perf_counter() - start) / repeats[name])
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def run(rounds: int) -> list[dict]:
+    rows = []
+    for shape in SHAPES:
+        impls = implementations(shape)
+        for mode, index in (("fwd", 0), ("fwd+bwd", 1)):
+            times = time_interleaved({n: pair[index] for n, pair in impls.items()}, rounds)
+            rows.append({"shape": shape, "mode": mode, **times})
+            print(_row(rows[-1]), flush=True)
+    return rows
+
+
+HEADER = ("| shape | pass | lucid-jax ms | flax ms | torch ms | floor ms "
+          "| flax / ours | torch / ours | ours / floor |")
+
+
+def _row(r: dict) -> str:
+    ours = r["lucid-jax"]
+    return (f"| {r['shape']} | {r['mode']} | {ours * 1e3:.3f} | {r['flax'] * 1e3:.3f} | "
+            f"{r['torch'] * 1e3:.3f} | {r['floor'] * 1e3:.3f} | {r['flax'] / ours:.2f} | "
+            f"{r['torch'] / ours:.2f} | {ours / r['floor']:.2f} |")
+
+
+def facade_rows() -> list[str]:
+    from facade import facade_overhead
+
+    lines = []
+    for affine in (False, True):
+        result = facade_overhead(affine=affine)
+        lines.append(f"| lucid.nn.InstanceNorm2d(8, affine={affine}) eager, (2, 8, 16, 16) | "
+                     f"{result['facade_s'] * 1e6:.1f} us | {result['jitted_core_s'] * 1e6:.1f} us"
+                     f" | {result['ratio']:.2f} |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--markdown", help="also write the tables to this file")
+    args = parser.parse_args()
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} "
+               f"({jax.default_backend()}), torch {torch.__version__} "
+               f"({torch.get_num_threads()} threads), flax {flax_nn.__name__ and _flax_version()}")
+    print(machine)
+    print(HEADER)
+    print("|" + "---|" * 9)
+    rows = run(args.rounds)
+    facade = ["| call | facade | jitted core | facade / core |", "|---|---|---|---|",
+              *facade_rows()]
+    print("\n".join(facade))
+    if args.markdown:
+        with open(args.markdown, "w") as out:
+            out.write(f"Machine: {machine}. Median of {args.rounds} interleaved rounds.\n\n")
+            out.write("\n".join([HEADER, "|" + "---|" * 9, *(_row(r) for r in rows)]))
+            out.write("\n\n" + "\n".join(facade) + "\n")
+
+
+def _flax_version() -> str:
+    import flax
+
+    return flax.__version__
+
+
+if __name__ == "__main__":
+    main()
