@@ -25,11 +25,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+import oracle  # noqa: E402
 from jax.sharding import AxisType, NamedSharding  # noqa: E402
 from jax.sharding import PartitionSpec as P  # noqa: E402
 
 import lucid_jax  # noqa: E402
-import oracle  # noqa: E402
 
 CHECKS: dict[str, Callable[[], None]] = {}
 
@@ -218,7 +218,7 @@ def jit_sharded_gradients():
         close(gb, gb1, what + ": bias gradient")
 
 
-# --------------------------------------------------------------------------- 2. shard_map + axis_name
+# ------------------------------------------------------------------- 2. shard_map + axis_name
 
 
 @check
@@ -582,6 +582,40 @@ def adain_sharded():
     close(fn(content, style) / 4, expected / 4, "shard_map adain (scaled by 1/4)")
     y = jax.jit(lucid_jax.adain)(put(content, mesh, spec), put(style, mesh, spec))
     close(y / 4, expected / 4, "jit adain on sharded inputs (scaled by 1/4)")
+
+
+@check
+def adain_masks_sharded():
+    """AdaIN with a style mask (uneven valid counts per device) and a content mask."""
+    content = data((2, 3, 32), seed=27, offset=1.0)
+    style = data((2, 3, 16), seed=28, offset=2.0, scale=3.0)
+    style_mask = lengths_mask([16, 3], 16)  # sequence 1: three valid elements, on device 0
+    content_mask = lengths_mask([30, 12], 32)
+    s_mean, s_var = oracle.moments(style, 1, style_mask)
+    expected = oracle.instance_norm(content, mask=content_mask) * np.sqrt(s_var + 1e-5) + s_mean
+    mesh = make_mesh((8,), ("s",))
+    spec = P(None, None, "s")
+    fn = smap(lambda c, s, cm, sm: lucid_jax.adain(c, s, content_mask=cm, style_mask=sm,
+                                                   axis_name="s"),
+              mesh, (spec,) * 4, spec)
+    close(fn(content, style, content_mask, style_mask), expected, "masked adain, sharded")
+
+
+@check
+def edge_cases_sharded():
+    """A list of axis names; one element per device; one instance per device (batch split)."""
+    x = data((2, 3, 8), seed=29)
+    mesh = make_mesh((8,), ("s",))
+    spec = P(None, None, "s")
+    y = smap(lambda a: lucid_jax.instance_norm(a, axis_name=["s"]), mesh, spec, spec)(x)
+    close(y, oracle.instance_norm(x), "axis_name given as a list, one element per device")
+    x = data((8, 3, 4), seed=30)
+    new_mean, new_var = smap(lambda a: lucid_jax.update_running_stats(
+        a, np.zeros(3, np.float32), np.ones(3, np.float32), batch_axis_name="s"),
+        mesh, P("s"), (P(), P()))(x)
+    exp_mean, exp_var = oracle.update_running_stats(x, np.zeros(3), np.ones(3))
+    close(new_mean, exp_mean, "one instance per device: mean")
+    close(new_var, exp_var, "one instance per device: var")
 
 
 # --------------------------------------------------------------------------- 7. errors
