@@ -303,3 +303,17 @@ def test_repeated_calls_reuse_one_compiled_kernel():
     assert len(_tensor._KERNELS) == kernels
     assert sum(k._cache_size() for k in _tensor._KERNELS.values()) == compiled
     assert _tensor._pull._cache_size() == pulls
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_low_precision_input_keeps_its_dtype_within_its_tolerance(dtype, rng):
+    module = nn.InstanceNorm2d(3, affine=True, track_running_stats=True,
+                               dtype=getattr(lucid, dtype))
+    x_np = (rng.standard_normal((2, 3, 6, 6)) * 4 + 10).astype(np.float32)
+    x = lucid.tensor(x_np, dtype=getattr(lucid, dtype))
+    out = module(x)
+    assert out.dtype == x.dtype == module.running_mean.dtype
+    rounded = np.asarray(x, np.float32)  # the values the module actually saw
+    oracle.assert_close(np.asarray(out, np.float32), oracle.instance_norm(rounded), dtype)
+    want_mean, _ = oracle.update_running_stats(rounded, np.zeros(3), np.ones(3))
+    oracle.assert_close(np.asarray(module.running_mean, np.float32), want_mean, dtype)
