@@ -19,7 +19,7 @@ import numpy as np
 
 from lucid_jax import _checks
 from lucid_jax._checks import AxisName
-from lucid_jax._stats import compute_dtype, moments
+from lucid_jax._stats import compute_dtype, moments, standardize
 
 ChannelAxis = int | Sequence[int]
 
@@ -56,12 +56,17 @@ def _squeeze(stat: jax.Array, reduce_axes: tuple[int, ...]) -> jax.Array:
     return jnp.squeeze(stat, axis=reduce_axes)
 
 
-def _input_moments(x, mask, channel_axis, axis_name):
-    """Validated per-instance moments (reduced axes kept) and the reduced axes."""
-    channels, reduce_axes = _layout(x, channel_axis)
+def _check_input_stats(x, channels, axis_name):
+    """Checks for statistics taken from the input (possibly split across ``axis_name``)."""
     _checks.check_axis_name(axis_name)
     shards = 1 if axis_name is None else jax.lax.axis_size(axis_name)
     _checks.check_reduced_size(x, channels, shards)
+
+
+def _input_moments(x, mask, channel_axis, axis_name):
+    """Validated per-instance moments (reduced axes kept) and the reduced axes."""
+    channels, reduce_axes = _layout(x, channel_axis)
+    _check_input_stats(x, channels, axis_name)
     return moments(x, reduce_axes, _checks.as_mask(mask, x), axis_name), channels, reduce_axes
 
 
@@ -124,20 +129,21 @@ def _instance_norm(x, running_mean, running_var, weight, bias, mask, *, use_inpu
     _checks.check_param("bias", bias, x, channels, per_sample=True)
     dtype = compute_dtype(x.dtype)
     if use_input_stats:
-        stats, _, _ = _input_moments(x, mask, channel_axis, axis_name)
-        centre, var = stats.centre, stats.var
+        channels, reduce_axes = _layout(x, channel_axis)
+        _check_input_stats(x, channels, axis_name)
+        y = standardize(x, _checks.as_mask(mask, x), reduce_axes, axis_name, eps)
     else:
         _checks.check_running_stats(running_mean, running_var)
         _checks.check_param("running_mean", running_mean, x, channels, per_sample=False)
         _checks.check_param("running_var", running_var, x, channels, per_sample=False)
-        _checks.as_mask(mask, x)  # validated for a uniform API; running statistics ignore it
+        # Validated for a uniform API (a typo fails in eval too); running statistics ignore them.
+        _checks.as_mask(mask, x)
+        _checks.check_axis_name(axis_name)
         mean = _broadcast_param(running_mean, x, channels, dtype)
         var = _broadcast_param(running_var, x, channels, dtype)
-        centre = lambda x: x - mean  # noqa: E731
-    scale = jax.lax.rsqrt(var + eps)
+        y = (x.astype(dtype) - mean) * jax.lax.rsqrt(var + eps)
     if weight is not None:
-        scale = scale * _broadcast_param(weight, x, channels, dtype)
-    y = centre(x.astype(dtype)) * scale
+        y = y * _broadcast_param(weight, x, channels, dtype)
     if bias is not None:
         y = y + _broadcast_param(bias, x, channels, dtype)
     return y.astype(x.dtype)
@@ -212,10 +218,10 @@ def _update_running_stats(x, running_mean, running_var, mask, *, momentum, chann
     _checks.check_param("running_mean", running_mean, x, channels, per_sample=False)
     _checks.check_param("running_var", running_var, x, channels, per_sample=False)
     running_mean, running_var = jnp.asarray(running_mean), jnp.asarray(running_var)
+    _checks.check_axis_name(batch_axis_name, "batch_axis_name")
     if momentum is None or momentum == 0.0:
         _input_moments(x, mask, channel_axis, axis_name)  # same checks as a real update
         return running_mean, running_var
-    _checks.check_axis_name(batch_axis_name, "batch_axis_name")
     stats, _, reduce_axes = _input_moments(x, mask, channel_axis, axis_name)
     count = _squeeze(stats.count, reduce_axes)
     unbiased_var = _squeeze(stats.var, reduce_axes) * count / jnp.maximum(count - 1, 1)

@@ -14,6 +14,7 @@ the unsharded one, and masked elements never enter a sum.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -50,6 +51,15 @@ class Moments(NamedTuple):
         return (x - self.shift) - self.mean_shifted
 
 
+def _sums(values: tuple[jax.Array, ...], reduce_axes: tuple[int, ...], mask: jax.Array | None,
+          axis_name: AxisName) -> tuple[jax.Array, ...]:
+    """Per-instance sums of each array over its valid elements (and across ``axis_name``)."""
+    if mask is not None:
+        values = tuple(jnp.where(mask, v, 0) for v in values)
+    sums = tuple(jnp.sum(v, axis=reduce_axes, keepdims=True) for v in values)
+    return sums if axis_name is None else jax.lax.psum(sums, axis_name)
+
+
 def moments(x: jax.Array, reduce_axes: tuple[int, ...], mask: jax.Array | None = None,
             axis_name: AxisName = None) -> Moments:
     """Mean and biased variance over ``reduce_axes`` of ``x`` (already validated).
@@ -61,29 +71,59 @@ def moments(x: jax.Array, reduce_axes: tuple[int, ...], mask: jax.Array | None =
     x = x.astype(compute_dtype(x.dtype))
     if mask is not None:
         mask = jnp.broadcast_to(mask, x.shape)
-
-    def masked_sum(*values: jax.Array) -> tuple[jax.Array, ...]:
-        if mask is not None:
-            values = tuple(jnp.where(mask, v, 0) for v in values)
-        sums = tuple(jnp.sum(v, axis=reduce_axes, keepdims=True) for v in values)
-        return sums if axis_name is None else jax.lax.psum(sums, axis_name)
-
     if mask is None:
         local = int(np.prod([x.shape[a] for a in reduce_axes]))
         shards = 1 if axis_name is None else jax.lax.axis_size(axis_name)
-        total, = masked_sum(x)
+        total, = _sums((x,), reduce_axes, mask, axis_name)
         count = jnp.full(total.shape, local * shards, x.dtype)
     else:
-        total, count = masked_sum(x, jnp.ones_like(x))
+        total, count = _sums((x, jnp.ones_like(x)), reduce_axes, mask, axis_name)
     divisor = jnp.maximum(count, 1)
 
     # Pass 1 gives the mean to working precision; it becomes the shift, and carries no
     # gradient (y does not depend on it). Pass 2 sums the shifted values and their squares:
     # their mean is only the rounding error of pass 1, so nothing cancels (the corrected
     # two-pass algorithm of Chan, Golub & LeVeque).
+    #
+    # The barrier hands each pass-2 reduction (and the centring) its own copy of the small
+    # shift array. Without it XLA's CPU backend materialises the broadcast shifted input once
+    # and reads it twice: measured 0.60-0.72 ms instead of 0.48-0.62 ms on (8, 32, 64, 64).
     shift = jax.lax.stop_gradient(total / divisor)
-    shifted = x - shift
-    sum_shifted, sum_squares = masked_sum(shifted, shifted * shifted)
+    for_sum, for_squares, for_centre = jax.lax.optimization_barrier((shift, shift, shift))
+    sum_shifted, = _sums((x - for_sum,), reduce_axes, mask, axis_name)
+    sum_squares, = _sums((jnp.square(x - for_squares),), reduce_axes, mask, axis_name)
     mean_shifted = sum_shifted / divisor
     var = jnp.maximum(sum_squares / divisor - mean_shifted * mean_shifted, 0)
+    shift = for_centre
     return Moments(shift, mean_shifted, var, count)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
+def standardize(x: jax.Array, mask: jax.Array | None, reduce_axes: tuple[int, ...],
+                axis_name: AxisName, eps: float) -> jax.Array:
+    """``(x - mean) / sqrt(var + eps)`` per instance, in the statistics' dtype.
+
+    Its derivative is the closed form ``inv * (dx - mean(dx) - y * mean(y * dx))``: linear in
+    ``dx`` and self-adjoint, so reverse mode costs two reductions instead of differentiating
+    every step of the two-pass variance; higher derivatives differentiate that rule.
+    """
+    stats = moments(x, reduce_axes, mask, axis_name)
+    return stats.centre(x.astype(stats.var.dtype)) * jax.lax.rsqrt(stats.var + eps)
+
+
+@standardize.defjvp
+def _standardize_jvp(reduce_axes, axis_name, eps, primals, tangents):
+    x, mask = primals
+    dx = tangents[0]
+    stats = moments(x, reduce_axes, mask, axis_name)
+    inv = jax.lax.rsqrt(stats.var + eps)
+    y = stats.centre(x.astype(inv.dtype)) * inv
+    # Scaling by inv first makes the transpose (reverse mode) reduce the raw cotangent and its
+    # product with y, which XLA's CPU backend fuses, and scale by inv once at the end.
+    scaled = dx.astype(inv.dtype) * inv
+    if mask is not None:
+        mask = jnp.broadcast_to(mask, x.shape)
+    divisor = jnp.maximum(stats.count, 1)
+    sum_scaled, = _sums((scaled,), reduce_axes, mask, axis_name)
+    sum_y_scaled, = _sums((y * scaled,), reduce_axes, mask, axis_name)
+    return y, scaled - sum_scaled / divisor - y * (sum_y_scaled / divisor)

@@ -203,21 +203,13 @@ def test_public_api_exports_the_multi_device_features():
         assert name in lucid_jax.__all__
 
 
-# Names that are never used are not validated: a misspelt axis name passes silently in these
-# settings and only fails once the code switches to training (use_input_stats=True) or to a
-# non-zero momentum. Strict: these turn red (XPASS) when the core validates them.
-UNUSED_NAME = ("core: an unbound name is accepted when it is unused; check_axis_name runs only "
-               "when input statistics are computed / when momentum is non-zero")
-
-
-@pytest.mark.xfail(strict=True, reason=UNUSED_NAME)
+# A misspelt name fails in every mode, not only once training (or a non-zero momentum) uses it.
 def test_unbound_axis_name_with_running_statistics():
     with pytest.raises(ValueError, match=UNBOUND):
         instance_norm(data((2, 3, 10)), np.zeros(3), np.ones(3), use_input_stats=False,
                       axis_name="batch")
 
 
-@pytest.mark.xfail(strict=True, reason=UNUSED_NAME)
 @pytest.mark.parametrize("momentum", [None, 0.0])
 def test_unbound_batch_axis_name_with_frozen_statistics(momentum):
     with pytest.raises(ValueError, match=r"batch_axis_name='batch' is not bound"):
