@@ -60,6 +60,7 @@ def test_notebook_runs(path, kernel_spec_manager):
     client = NotebookClient(nb, km=km, timeout=300, allow_errors=False,
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()  # raises CellExecutionError (with the cell and traceback) on any error
+    assert client.km.kernel_spec.argv[0] == sys.executable
     errors = [out for cell in nb.cells if cell.cell_type == "code"
               for out in cell.get("outputs", []) if out.get("output_type") == "error"]
     assert not errors
