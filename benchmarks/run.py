@@ -4,7 +4,9 @@ For each input shape, every implementation is timed in the same process, interle
 by round (so machine noise hits all of them alike), and the median per call is reported:
 
 * ``lucid-jax`` - ``jax.jit(lucid_jax.instance_norm)`` (NCHW, the layout PyTorch uses);
-* ``flax`` - ``jax.jit`` of ``flax.linen.InstanceNorm(feature_axes=1)`` (its fast variance);
+* ``flax`` - ``jax.jit`` of ``flax.linen.InstanceNorm(feature_axes=1)`` with its default fast
+  variance ``E[x^2] - E[x]^2`` (wrong by ~1e3 at offsets of 1e4 in float32);
+* ``flax 2-pass`` - the same with ``use_fast_variance=False``, Flax's accurate mode;
 * ``torch`` - ``torch.nn.functional.instance_norm`` (eager; PyTorch's own fused kernel);
 * ``floor`` - ``jax.jit(lambda x: x * a + b)``: one read and one write of the input, the
   least any normalisation must cost.
@@ -13,7 +15,9 @@ by round (so machine noise hits all of them alike), and the median per call is r
 cotangent. Ratios are times divided by lucid-jax's (> 1: lucid-jax is faster) and by the floor.
 Benchmarks print numbers; they assert nothing.
 
-    python benchmarks/run.py [--rounds 15] [--markdown benchmarks/RESULTS.md]
+    python benchmarks/run.py [--rounds 15] [--markdown benchmarks/RESULTS.md] [--readme]
+
+``--readme`` also replaces the table between the benchmark markers in README.md.
 """
 
 from __future__ import annotations
@@ -53,9 +57,13 @@ def implementations(shape):
 
     ours = jax.jit(lucid_jax.instance_norm)
     ours_grad = jax.jit(lambda x, g: jax.vjp(lucid_jax.instance_norm, x)[1](g)[0])
-    flax_module = flax_nn.InstanceNorm(use_bias=False, use_scale=False, feature_axes=1)
-    flax_fwd = jax.jit(lambda x: flax_module.apply({}, x))
-    flax_grad = jax.jit(lambda x, g: jax.vjp(lambda x: flax_module.apply({}, x), x)[1](g)[0])
+    def flax_pair(fast_variance: bool):
+        module = flax_nn.InstanceNorm(use_bias=False, use_scale=False, feature_axes=1,
+                                      use_fast_variance=fast_variance)
+        forward = jax.jit(lambda x: module.apply({}, x))
+        grad = jax.jit(lambda x, g: jax.vjp(lambda x: module.apply({}, x), x)[1](g)[0])
+        return lambda: _ready(forward(x)), lambda: _ready(grad(x, g))
+
     floor = jax.jit(lambda x: x * 0.5 + 1.0)
     floor_grad = jax.jit(lambda x, g: jax.vjp(lambda x: x * 0.5 + 1.0, x)[1](g)[0])
 
@@ -65,7 +73,8 @@ def implementations(shape):
 
     return {
         "lucid-jax": (lambda: _ready(ours(x)), lambda: _ready(ours_grad(x, g))),
-        "flax": (lambda: _ready(flax_fwd(x)), lambda: _ready(flax_grad(x, g))),
+        "flax": flax_pair(fast_variance=True),
+        "flax 2-pass": flax_pair(fast_variance=False),
         "torch": (lambda: F.instance_norm(x_t), torch_grad),
         "floor": (lambda: _ready(floor(x)), lambda: _ready(floor_grad(x, g))),
     }
@@ -101,15 +110,17 @@ def run(rounds: int) -> list[dict]:
     return rows
 
 
-HEADER = ("| shape | pass | lucid-jax ms | flax ms | torch ms | floor ms "
-          "| flax / ours | torch / ours | ours / floor |")
+HEADER = ("| shape | pass | lucid-jax ms | flax ms | flax 2-pass ms | torch ms | floor ms "
+          "| flax / ours | flax 2-pass / ours | torch / ours | ours / floor |")
+COLUMNS = 11
 
 
 def _row(r: dict) -> str:
     ours = r["lucid-jax"]
-    return (f"| {r['shape']} | {r['mode']} | {ours * 1e3:.3f} | {r['flax'] * 1e3:.3f} | "
-            f"{r['torch'] * 1e3:.3f} | {r['floor'] * 1e3:.3f} | {r['flax'] / ours:.2f} | "
-            f"{r['torch'] / ours:.2f} | {ours / r['floor']:.2f} |")
+    times = " | ".join(f"{r[k] * 1e3:.3f}" for k in ("lucid-jax", "flax", "flax 2-pass",
+                                                       "torch", "floor"))
+    ratios = " | ".join(f"{r[k] / ours:.2f}" for k in ("flax", "flax 2-pass", "torch"))
+    return f"| {r['shape']} | {r['mode']} | {times} | {ratios} | {ours / r['floor']:.2f} |"
 
 
 def facade_rows() -> list[str]:
@@ -128,22 +139,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--markdown", help="also write the tables to this file")
+    parser.add_argument("--readme", action="store_true",
+                        help="also put the tables into README.md between its benchmark markers")
     args = parser.parse_args()
     machine = (f"{platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} "
                f"({jax.default_backend()}), torch {torch.__version__} "
                f"({torch.get_num_threads()} threads), flax {flax_nn.__name__ and _flax_version()}")
     print(machine)
     print(HEADER)
-    print("|" + "---|" * 9)
+    print("|" + "---|" * COLUMNS)
     rows = run(args.rounds)
     facade = ["| call | facade | jitted core | facade / core |", "|---|---|---|---|",
               *facade_rows()]
     print("\n".join(facade))
+    report = (f"Machine: {machine}. Median of {args.rounds} interleaved rounds.\n\n"
+              + "\n".join([HEADER, "|" + "---|" * COLUMNS, *(_row(r) for r in rows)])
+              + "\n\n" + "\n".join(facade) + "\n")
     if args.markdown:
         with open(args.markdown, "w") as out:
-            out.write(f"Machine: {machine}. Median of {args.rounds} interleaved rounds.\n\n")
-            out.write("\n".join([HEADER, "|" + "---|" * 9, *(_row(r) for r in rows)]))
-            out.write("\n\n" + "\n".join(facade) + "\n")
+            out.write(report)
+    if args.readme:
+        _replace_readme_table(report)
+
+
+def _replace_readme_table(report: str) -> None:
+    readme = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
+    with open(readme) as f:
+        text = f.read()
+    start, end = "<!-- benchmark-table -->\n", "<!-- /benchmark-table -->"
+    before, rest = text.split(start)
+    _, after = rest.split(end)
+    with open(readme, "w") as f:
+        f.write(before + start + report + end + after)
 
 
 def _flax_version() -> str:
