@@ -15,6 +15,7 @@ demo: $(PY)
 
 test: $(PY)
 	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m ruff check .
 	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: $(PY)

@@ -103,7 +103,8 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
     >>> from lucid_jax import instance_norm
     >>> x = jax.random.normal(jax.random.key(0), (2, 3, 8, 8)) * 5 + 2
     >>> y = instance_norm(x)
-    >>> bool(jnp.allclose(y.mean(axis=(2, 3)), 0, atol=1e-5)), bool(jnp.allclose(y.var(axis=(2, 3)), 1, atol=1e-3))
+    >>> mean, var = y.mean(axis=(2, 3)), y.var(axis=(2, 3))
+    >>> bool(jnp.allclose(mean, 0, atol=1e-5)), bool(jnp.allclose(var, 1, atol=1e-3))
     (True, True)
 
     Channels last, and a per-sample affine:

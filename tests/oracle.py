@@ -43,7 +43,7 @@ def _param(value, x, channels):
     shape = [1] * x.ndim
     if value.ndim > len(channels):
         shape[0] = value.shape[0]
-    for axis, size in zip(channels, value.shape[value.ndim - len(channels):]):
+    for axis, size in zip(channels, value.shape[value.ndim - len(channels):], strict=True):
         shape[axis] = size
     return value.reshape(shape)
 

@@ -180,10 +180,16 @@ class _LazyInstanceNorm(_InstanceNormBase):
     def forward(self, input: Any) -> Tensor:
         x = input if isinstance(input, Tensor) else Tensor(input)
         self._check_rank(x.ndim)
+        lazy_class = type(self)
         self.num_features = x.shape[0 if x.ndim == self.spatial_dims + 1 else 1]
         self._create_state()
         self.__class__ = self.cls_to_become
-        return self.forward(x)
+        try:
+            return self.forward(x)
+        except Exception:  # a failed first call leaves the module lazy, as it was
+            self.__class__, self.num_features = lazy_class, 0
+            self._create_state()
+            raise
 
 
 class LazyInstanceNorm1d(_LazyInstanceNorm, InstanceNorm1d):

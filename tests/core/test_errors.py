@@ -87,7 +87,8 @@ def test_momentum_out_of_range(momentum):
 
 
 def test_momentum_of_wrong_type():
-    with pytest.raises(ValueError, match=r"momentum must be a float in \[0, 1\] or None, got '0.1'"):
+    with pytest.raises(ValueError,
+                       match=r"momentum must be a float in \[0, 1\] or None, got '0.1'"):
         lucid_jax.instance_norm(X, momentum="0.1")
 
 
@@ -98,9 +99,11 @@ def test_bad_eps(eps):
 
 
 def test_mask_errors():
-    with pytest.raises(ValueError, match=r"mask must be boolean \(or 0/1 integers\), got dtype float32"):
+    with pytest.raises(ValueError,
+                       match=r"mask must be boolean \(or 0/1 integers\), got dtype float32"):
         lucid_jax.instance_norm(X, mask=jnp.ones((2, 3, 4), jnp.float32))
-    with pytest.raises(ValueError, match=r"mask of shape \(2, 5\) cannot be broadcast to the input's shape \(2, 3, 4\)"):
+    with pytest.raises(ValueError, match=r"mask of shape \(2, 5\) cannot be broadcast to the "
+                                         r"input's shape \(2, 3, 4\)"):
         lucid_jax.instance_norm(X, mask=jnp.ones((2, 5), bool))
 
 

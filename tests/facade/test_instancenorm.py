@@ -278,6 +278,16 @@ def test_lazy_modules_infer_num_features_and_become_the_eager_class(rank, rng):
         getattr(nn, f"LazyInstanceNorm{rank}d")()(lucid.ones(*(2,) * (rank + 3)))
 
 
+def test_a_failed_first_call_leaves_the_lazy_module_lazy():
+    lazy = nn.LazyInstanceNorm1d(affine=True, track_running_stats=True)
+    with pytest.raises(ValueError, match=r"Expected more than 1 spatial element when training"):
+        lazy(lucid.randn(2, 3, 1))
+    assert type(lazy) is nn.LazyInstanceNorm1d and lazy.num_features == 0
+    assert lazy.weight.shape == (0,) and lazy.running_mean.shape == (0,)
+    lazy(lucid.randn(2, 4, 5))
+    assert type(lazy) is nn.InstanceNorm1d and lazy.weight.shape == (4,)
+
+
 def test_unbatched_lazy_input_takes_channels_from_dim_0():
     lazy = nn.LazyInstanceNorm2d()
     lazy(lucid.randn(6, 4, 4))
