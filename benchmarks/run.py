@@ -123,6 +123,40 @@ def _row(r: dict) -> str:
     return f"| {r['shape']} | {r['mode']} | {times} | {ratios} | {ours / r['floor']:.2f} |"
 
 
+ACCURACY_SHAPE = (4, 8, 16, 16)
+
+
+def accuracy_rows() -> list[str]:
+    """Max |error| against the float64 reference for float32 inputs at growing offsets.
+
+    Every implementation uses eps = 1e-6 (Flax's default) so that only the algorithm differs.
+    """
+    from lucid_jax import reference
+
+    eps = 1e-6
+
+    def flax(fast_variance):
+        module = flax_nn.InstanceNorm(use_bias=False, use_scale=False, feature_axes=1,
+                                      epsilon=eps, use_fast_variance=fast_variance)
+        return lambda x: module.apply({}, x)
+
+    candidates = {
+        "lucid-jax": lambda x: lucid_jax.instance_norm(x, eps=eps),
+        "flax": flax(True),
+        "flax 2-pass": flax(False),
+        "torch": lambda x: F.instance_norm(torch.from_numpy(x), eps=eps).numpy(),
+    }
+    lines = ["| offset | " + " | ".join(candidates) + " |", "|---" * (len(candidates) + 1) + "|"]
+    rng = np.random.default_rng(0)
+    for offset in (0.0, 1e3, 1e4, 1e5):
+        x = (rng.standard_normal(ACCURACY_SHAPE) + offset).astype(np.float32)
+        expected = reference.instance_norm(x, eps=eps)
+        errors = [np.abs(np.asarray(fn(x), np.float64) - expected).max()
+                  for fn in candidates.values()]
+        lines.append(f"| {offset:g} | " + " | ".join(f"{e:.1e}" for e in errors) + " |")
+    return lines
+
+
 def facade_rows() -> list[str]:
     from facade import facade_overhead
 
@@ -148,13 +182,16 @@ def main() -> None:
     print(machine)
     print(HEADER)
     print("|" + "---|" * COLUMNS)
+    accuracy = [f"Max error against the float64 reference, float32 input {ACCURACY_SHAPE}, "
+                "unit variance:", "", *accuracy_rows()]
+    print("\n".join(accuracy))
     rows = run(args.rounds)
     facade = ["| call | facade | jitted core | facade / core |", "|---|---|---|---|",
               *facade_rows()]
     print("\n".join(facade))
     report = (f"Machine: {machine}. Median of {args.rounds} interleaved rounds.\n\n"
               + "\n".join([HEADER, "|" + "---|" * COLUMNS, *(_row(r) for r in rows)])
-              + "\n\n" + "\n".join(facade) + "\n")
+              + "\n\n" + "\n".join(facade) + "\n\n" + "\n".join(accuracy) + "\n")
     if args.markdown:
         with open(args.markdown, "w") as out:
             out.write(report)

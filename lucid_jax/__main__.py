@@ -1,6 +1,7 @@
 """``python -m lucid_jax``: the tour. Versions, devices, a parity self-check, a timing.
 
-Exits non-zero if the library disagrees with a float64 NumPy reference on this machine.
+Exits non-zero if the library disagrees with the float64 NumPy reference
+(:mod:`lucid_jax.reference`) on this machine.
 """
 
 from __future__ import annotations
@@ -14,18 +15,10 @@ import jax.numpy as jnp
 import numpy as np
 
 import lucid_jax
+from lucid_jax import reference
 
 # Worst acceptable error against the float64 reference, per input dtype.
 TOLERANCE = {"float32": 1e-4, "bfloat16": 5e-2}
-
-
-def _reference(x, weight, bias, eps=1e-5):
-    """The textbook formula in float64 (NumPy), independent of the library."""
-    x = np.asarray(x, np.float64)
-    axes = tuple(range(2, x.ndim))
-    mean, var = x.mean(axes, keepdims=True), x.var(axes, keepdims=True)
-    shape = (1, -1) + (1,) * len(axes)
-    return (x - mean) / np.sqrt(var + eps) * weight.reshape(shape) + bias.reshape(shape)
 
 
 def self_check() -> list[tuple[str, float, float]]:
@@ -38,19 +31,18 @@ def self_check() -> list[tuple[str, float, float]]:
         for offset in (0.0, 1e4):
             x = (rng.standard_normal(shape) * 3 + offset).astype(np.float32)
             out = lucid_jax.instance_norm(x, weight=weight, bias=bias)
-            error = float(np.abs(np.asarray(out, np.float64) - _reference(x, weight, bias)).max())
+            expected = reference.instance_norm(x, weight=weight, bias=bias)
+            error = float(np.abs(np.asarray(out, np.float64) - expected).max())
             results.append((f"float32 {shape} offset {offset:g}", error, TOLERANCE["float32"]))
     x = jnp.asarray(rng.standard_normal((2, 8, 16, 16)) + 2, jnp.bfloat16)
     out = lucid_jax.instance_norm(x, weight=jnp.ones(8), bias=jnp.zeros(8))
-    error = float(np.abs(np.asarray(out, np.float64)
-                         - _reference(np.asarray(x, np.float64), np.ones(8), np.zeros(8))).max())
+    expected = reference.instance_norm(np.asarray(x, np.float64), weight=np.ones(8))
+    error = float(np.abs(np.asarray(out, np.float64) - expected).max())
     results.append(("bfloat16 (2, 8, 16, 16)", error, TOLERANCE["bfloat16"]))
 
     x = rng.standard_normal((6, 3, 20)).astype(np.float32)
     mean, var = lucid_jax.update_running_stats(x, jnp.zeros(3), jnp.ones(3), momentum=0.1)
-    x64 = x.astype(np.float64)
-    expected_mean = 0.1 * x64.mean(2).mean(0)
-    expected_var = 0.9 + 0.1 * x64.var(2, ddof=1).mean(0)
+    expected_mean, expected_var = reference.update_running_stats(x, np.zeros(3), np.ones(3), 0.1)
     error = max(float(np.abs(mean - expected_mean).max()), float(np.abs(var - expected_var).max()))
     results.append(("running statistics (PyTorch's rule)", error, TOLERANCE["float32"]))
     return results

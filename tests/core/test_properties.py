@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hypothesis.extra.numpy as hnp
+import jax
 import jax.numpy as jnp
 import numpy as np
 import oracle
@@ -15,24 +16,34 @@ shapes = hnp.array_shapes(min_dims=3, max_dims=4, min_side=2, max_side=5)
 SETTINGS = settings(max_examples=25, deadline=None)
 
 
-def _array(draw, shape):
-    data = draw(hnp.arrays(np.float64, shape, elements=st.floats(-10, 10, width=64)))
-    # Keep every instance non-degenerate so that scale invariance is well conditioned.
-    return (data + np.arange(np.prod(shape)).reshape(shape) % 7).astype(np.float32)
-
-
 @st.composite
 def inputs(draw):
-    return _array(draw, draw(shapes))
+    """float32 inputs whose every instance has variance >= 16.
+
+    Noise in [-1, 1] on top of a +-5 pattern alternating along the last axis (>= 2 long), so
+    no draw is (nearly) constant and every comparison is well conditioned.
+    """
+    shape = draw(shapes)
+    noise = draw(hnp.arrays(np.float64, shape, elements=st.floats(-1, 1, width=64)))
+    pattern = np.where(np.arange(shape[-1]) % 2 == 0, 5.0, -5.0)
+    return (noise + pattern).astype(np.float32)
+
+
+@SETTINGS
+@given(x=inputs())
+def test_matches_the_oracle(x):
+    oracle.assert_close(lucid_jax.instance_norm(x), oracle.instance_norm(x))
 
 
 @SETTINGS
 @given(x=inputs(), shift=st.floats(-1e3, 1e3), scale=st.floats(0.1, 100))
 def test_invariant_to_shift_and_positive_scale_per_instance(x, shift, scale):
-    base = lucid_jax.instance_norm(x, eps=0.0)
-    moved = lucid_jax.instance_norm(x * np.float32(scale) + np.float32(shift), eps=0.0)
-    np.testing.assert_allclose(moved, base, rtol=1e-3, atol=1e-3)
-    oracle.assert_close(base, oracle.instance_norm(x, eps=0.0), np.float16)
+    """In float64, where the transformed input is exact enough for the property to be tight."""
+    with jax.enable_x64(True):
+        x64 = jnp.asarray(x, jnp.float64)
+        base = lucid_jax.instance_norm(x64, eps=0.0)
+        moved = lucid_jax.instance_norm(x64 * scale + shift, eps=0.0)
+        oracle.assert_close(moved, base, np.float64)
 
 
 @SETTINGS
@@ -48,6 +59,7 @@ def test_instances_are_independent(x, data):
     others = np.ones(x.shape[:2], bool)
     others[n, c] = False
     np.testing.assert_array_equal(before[others], after[others])
+    assert not np.array_equal(before[n, c], after[n, c])
 
 
 @SETTINGS
@@ -59,9 +71,8 @@ def test_mask_equals_normalising_the_valid_elements_alone(x, data):
     mask = np.arange(length) < valid
     masked = np.asarray(lucid_jax.instance_norm(x, mask=mask))
     alone = np.asarray(lucid_jax.instance_norm(x[..., :valid]))
-    np.testing.assert_allclose(masked[..., :valid], alone, rtol=1e-4, atol=1e-4)
-    oracle.assert_close(masked, oracle.instance_norm(x, mask=np.broadcast_to(mask, x.shape)),
-                        np.float16)
+    oracle.assert_close(masked[..., :valid], alone)
+    oracle.assert_close(masked, oracle.instance_norm(x, mask=np.broadcast_to(mask, x.shape)))
 
 
 @SETTINGS
@@ -69,8 +80,8 @@ def test_mask_equals_normalising_the_valid_elements_alone(x, data):
 def test_output_has_zero_mean_and_unit_variance(x):
     y = np.asarray(lucid_jax.instance_norm(x, eps=0.0), np.float64)
     axes = tuple(range(2, x.ndim))
-    np.testing.assert_allclose(y.mean(axes), 0, atol=1e-4)
-    np.testing.assert_allclose(y.var(axes), 1, atol=1e-3)
+    oracle.assert_close(y.mean(axes), np.zeros(x.shape[:2]))
+    oracle.assert_close(y.var(axes), np.ones(x.shape[:2]))
 
 
 def test_integer_mask_is_converted():

@@ -82,7 +82,7 @@ def oracle_grad(x, ct, eps=1e-5, channel_axis=1, mask=None, weight=None):
     channels = tuple(a % x.ndim for a in channels)
     axes = tuple(a for a in range(1, x.ndim) if a not in channels)
     if weight is not None:
-        g = g * oracle._param(weight, x, channels)
+        g = g * oracle.broadcast_param(weight, x, channels)
     mean, var = oracle.moments(x, channel_axis, mask)
     m = np.ones_like(x) if mask is None else np.broadcast_to(np.asarray(mask, bool), x.shape)
     n = np.maximum(m.sum(axes, keepdims=True), 1)
