@@ -44,19 +44,25 @@ def _one_minus(momentum: Any, name: str) -> float:
         raise ValueError(f"{name} must be a float in [0, 1], got {momentum!r}")
     if not 0.0 <= float(momentum) <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {momentum}")
-    # Decimal arithmetic on the shortest repr: 1 - 0.1 is 0.9 (not 0.9000000000000000222),
-    # so converting back and forth returns the value you started from.
-    return float(Decimal(1) - Decimal(repr(float(momentum))))
+    # Decimal arithmetic on the shortest decimal that round-trips in the value's *own* type:
+    # 1 - 0.1 is 0.9 (not 0.9000000000000000222), and np.float32(0.1) counts as the 0.1 it
+    # was written as (not as its binary value 0.100000001490116...), so converting back and
+    # forth returns the value you started from. The result is a Python float.
+    if isinstance(momentum, int):
+        return float(1 - momentum)
+    return float(Decimal(1) - Decimal(np.format_float_positional(momentum, unique=True)))
 
 
 def flax_momentum(torch_momentum: float | None) -> float:
     """PyTorch's momentum (weight of the new value) as Flax's (weight of the old value).
 
     ``None`` (PyTorch's InstanceNorm then freezes its statistics) becomes ``1.0``, which
-    freezes them in Flax too.
+    freezes them in Flax too. The conversion is exact in decimal: a NumPy scalar is read as
+    the shortest decimal of its own type (``np.float32(0.1)`` is 0.1), and a Python float
+    comes back.
 
-    >>> flax_momentum(0.1), flax_momentum(None)
-    (0.9, 1.0)
+    >>> flax_momentum(0.1), flax_momentum(None), flax_momentum(np.float32(0.1))
+    (0.9, 1.0, 0.9)
     """
     if torch_momentum is None:
         return 1.0
@@ -188,12 +194,15 @@ def load_state_dict_into_nnx(module, state_dict, *, prefix: str = ""):
 
     The module must hold the same variables as the state_dict (``use_scale``/``use_bias`` for
     ``affine=True``, ``track_running_stats=True`` for running statistics) with the same shapes.
+    Everything is checked and converted before anything is written: a load that raises leaves
+    the module exactly as it was.
     """
     import jax.numpy as jnp
 
     params, stats = _split(state_dict, prefix)
     values = {**params, **stats}
     held = _nnx_variables(module)
+    converted = {}
     for name, variable in held.items():
         if (variable is None) != (name not in values):
             have = "holds" if variable is not None else "does not hold"
@@ -210,7 +219,9 @@ def load_state_dict_into_nnx(module, state_dict, *, prefix: str = ""):
                 f"state_dict entry for {name!r} has shape {np.shape(value)}, but the module's "
                 f"has shape {tuple(variable[...].shape)}"
             )
-        variable[...] = jnp.asarray(value, variable[...].dtype)
+        converted[name] = jnp.asarray(value, variable[...].dtype)
+    for name, value in converted.items():  # validated: now write
+        held[name][...] = value
     return module
 
 

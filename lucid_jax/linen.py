@@ -4,6 +4,11 @@ running statistics when you ask for them.
 The same fields and defaults as Flax's (the same ``params`` tree), plus ``track_running_stats``,
 ``use_running_average``, ``momentum`` and ``batch_axis_name``. The normalisation is
 :func:`lucid_jax.instance_norm` (an accurate variance, not Flax's fast ``E[x^2] - E[x]^2``).
+
+With ``track_running_stats=True`` the running statistics live in the ``batch_stats`` collection
+and behave as ``flax.linen.BatchNorm``'s: a training call (``use_running_average=False``)
+updates them and must pass ``mutable=['batch_stats']`` (otherwise Flax raises
+``ModifyScopeVariableError``); ``init`` and evaluation calls never change them.
 """
 
 from __future__ import annotations
@@ -25,9 +30,13 @@ class InstanceNorm(nn.Module):
     Without ``track_running_stats`` it is ``flax.linen.InstanceNorm``: same fields, defaults and
     variables. With ``track_running_stats=True`` the ``batch_stats`` collection holds ``mean``
     and ``var`` of shape ``(C,)``, updated by PyTorch's rule (batch average of each instance's
-    mean and unbiased variance) when ``use_running_average`` is false and the caller passes
-    ``mutable=['batch_stats']``; never during ``init``. ``use_running_average`` is merged from
-    the field and the ``__call__`` argument as in ``flax.linen.BatchNorm``.
+    mean and unbiased variance) on every training call (``use_running_average`` false), never
+    during ``init``. As with ``flax.linen.BatchNorm``, a training call must pass
+    ``mutable=['batch_stats']``: without it Flax raises ``flax.errors.ModifyScopeVariableError``
+    rather than silently leaving the statistics at their initial values. Evaluation
+    (``use_running_average=True``) never writes, so it needs no ``mutable``.
+    ``use_running_average`` is merged from the field and the ``__call__`` argument as in
+    ``flax.linen.BatchNorm``.
 
     Attributes beyond Flax's InstanceNorm:
       track_running_stats: keep running statistics in ``batch_stats`` (PyTorch's
@@ -109,8 +118,10 @@ class InstanceNorm(nn.Module):
             var = self.variable("batch_stats", "var", jnp.ones, shape, jnp.float32)
 
         initializing = self.is_initializing()
-        update = (self.track_running_stats and not initializing
-                  and self.is_mutable_collection("batch_stats"))
+        # As flax.linen.BatchNorm: a training call always writes (so an immutable batch_stats
+        # raises Flax's ModifyScopeVariableError instead of silently skipping the update);
+        # init never does.
+        update = self.track_running_stats and not initializing
         y, new_stats = _flax_common.apply(
             x, scale=scale, bias=bias,
             mean=None if mean is None else mean.value,

@@ -57,6 +57,31 @@ def test_nnx_round_trip_is_exact(rng):
     np.testing.assert_array_equal(module.var[...], sd["running_var"].numpy())
 
 
+def _nnx_snapshot(module):
+    return {k: np.array(v[...]) for k, v in interop._nnx_variables(module).items()
+            if v is not None}
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({}, "does not hold 'mean'"),                                   # scale, bias come first
+    ({"use_bias": False}, "does not hold 'bias'"),                  # scale comes first
+    ({"track_running_stats": True, "use_bias": False}, "does not hold 'bias'"),
+])
+def test_failed_nnx_load_leaves_the_module_untouched(kwargs, match, rng):
+    """Validation happens before any write: a load that raises changes nothing."""
+    sd = torch_layer(rng, 2, 3).state_dict()  # InstanceNorm2d(3, affine=True, tracking)
+    module = ours_nnx.InstanceNorm(3, rngs=nnx.Rngs(0), **kwargs)
+    if module.mean is not None:
+        module.mean[...] = jnp.full(3, 5.0)
+    before = _nnx_snapshot(module)
+    with pytest.raises(ValueError, match=match):
+        interop.load_state_dict_into_nnx(module, sd)
+    after = _nnx_snapshot(module)
+    assert sorted(after) == sorted(before)
+    for k in before:
+        np.testing.assert_array_equal(after[k], before[k], err_msg=k)
+
+
 def test_torch_model_loads_and_saves_back(rng):
     """A whole PyTorch model's checkpoint, one layer at a time (prefix), into Flax and back."""
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3),
@@ -115,6 +140,25 @@ def test_momentum_conversion_round_trips_on_short_decimals(d):
     m = float(d)
     assert interop.torch_momentum(interop.flax_momentum(m)) == m
     assert interop.flax_momentum(None) == 1.0
+
+
+@pytest.mark.parametrize("scalar", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("m", [0.1, 0.01, 0.3, 0.05, 0.99, 0.0, 1.0])
+def test_momentum_conversion_is_exact_for_numpy_scalars(scalar, m):
+    """A NumPy scalar is read as its shortest decimal: np.float32(0.1) is 0.1, not 0.1000000015."""
+    value = scalar(m)
+    short = float(str(value))  # the decimal the scalar prints as (0.1 for every type here)
+    for convert in (interop.flax_momentum, interop.torch_momentum):
+        got = convert(value)
+        assert type(got) is float
+        assert got == interop.flax_momentum(short) == interop.torch_momentum(short)
+        assert convert(got) == short
+
+
+def test_momentum_conversion_of_a_float32_third_uses_its_own_shortest_decimal():
+    third = np.float32(1 / 3)  # prints as 0.33333334
+    assert interop.flax_momentum(third) == 0.66666666
+    assert interop.torch_momentum(interop.flax_momentum(third)) == 0.33333334
 
 
 @pytest.mark.parametrize("make", [np.asarray, jnp.asarray, torch.as_tensor])

@@ -3,6 +3,7 @@ train/eval and mutability rules, masks and named axes, dtypes and the 1e4-offset
 
 from __future__ import annotations
 
+import flax
 import flax.linen as fnn
 import jax
 import jax.numpy as jnp
@@ -201,7 +202,9 @@ def test_gradients_match_torch_with_a_random_cotangent(rng):
     layer, variables = linen.layer, linen.variables
 
     def f(params, x):
-        return layer.apply({**variables, "params": params}, x, use_running_average=False)
+        y, _ = layer.apply({**variables, "params": params}, x, use_running_average=False,
+                           mutable=["batch_stats"])
+        return y
 
     _, vjp = jax.vjp(f, variables["params"], jnp.asarray(x))
     d_params, dx = vjp(jnp.asarray(cot))
@@ -218,20 +221,32 @@ def test_gradients_match_torch_with_a_random_cotangent(rng):
 
 # ------------------------------------------------------------- when the statistics change
 
-def test_linen_updates_only_when_batch_stats_is_mutable_and_never_at_init(rng):
+def test_linen_updates_when_training_and_never_at_init(rng):
     x = random_inputs(rng, (2, 4, 4, 3), 1)[0]
     layer = ours_linen.InstanceNorm(track_running_stats=True)
     variables = layer.init(jax.random.key(0), x, use_running_average=False)
     np.testing.assert_array_equal(variables["batch_stats"]["mean"], np.zeros(3))
     np.testing.assert_array_equal(variables["batch_stats"]["var"], np.ones(3))
-    y = layer.apply(variables, x, use_running_average=False)  # immutable: normalises only
-    _, updates = layer.apply(variables, x, use_running_average=False, mutable=["batch_stats"])
+    y, updates = layer.apply(variables, x, use_running_average=False, mutable=["batch_stats"])
     oracle.assert_close(y, oracle.instance_norm(x, eps=1e-6, channel_axis=-1))
     expected = oracle.update_running_stats(x, np.zeros(3), np.ones(3), 0.01, channel_axis=-1)
     oracle.assert_close(updates["batch_stats"]["mean"], expected[0])
     oracle.assert_close(updates["batch_stats"]["var"], expected[1])
     _, frozen = layer.apply(variables, x, use_running_average=True, mutable=["batch_stats"])
     jax.tree.map(np.testing.assert_array_equal, frozen["batch_stats"], variables["batch_stats"])
+
+
+def test_linen_training_with_immutable_batch_stats_raises_like_batchnorm(rng):
+    """A training call without mutable=['batch_stats'] is Flax's error, not a silent no-op."""
+    x = random_inputs(rng, (2, 4, 4, 3), 1)[0]
+    message = 'Cannot update variable "mean" .* collection "batch_stats" is immutable'
+    for layer in (ours_linen.InstanceNorm(track_running_stats=True), fnn.BatchNorm()):
+        variables = layer.init(jax.random.key(0), x, use_running_average=False)
+        with pytest.raises(flax.errors.ModifyScopeVariableError, match=message):
+            layer.apply(variables, x, use_running_average=False)
+        layer.apply(variables, x, use_running_average=True)  # evaluation never writes
+    untracked = ours_linen.InstanceNorm()  # no batch_stats: nothing to write, no mutable needed
+    untracked.apply(untracked.init(jax.random.key(0), x), x)
 
 
 def test_linen_use_running_average_merges_like_batchnorm(rng):
