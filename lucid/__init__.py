@@ -9,6 +9,9 @@ the core's (:mod:`lucid_jax`); this package holds state and records gradients.
 >>> x = lucid.randn(2, 3)
 >>> x.shape, x.dtype == lucid.float32
 ((2, 3), True)
+
+``float64`` (and ``int64``) need JAX's 64-bit mode; without it asking for them is an error,
+not a silent float32: ``jax.config.update("jax_enable_x64", True)`` at startup.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lucid._tensor import Tensor, no_grad
+from lucid._tensor import Tensor, check_dtype, no_grad
 from lucid._tensor import _shape_args as _shape
 
 float16 = jnp.float16
@@ -64,20 +67,23 @@ def randn(*shape: int, requires_grad: bool = False, dtype: Any = None,
           device: Any = None) -> Tensor:
     """Standard normal samples of the given shape (``randn(2, 3)`` or ``randn((2, 3))``)."""
     global _key
+    dtype = check_dtype(dtype) or float32
     _key, key = jax.random.split(_key)
-    return _factory(jax.random.normal(key, _shape(shape), dtype or float32), requires_grad, device)
+    return _factory(jax.random.normal(key, _shape(shape), dtype), requires_grad, device)
 
 
 def zeros(*shape: int, requires_grad: bool = False, dtype: Any = None,
           device: Any = None) -> Tensor:
     """A tensor of zeros (float32 unless ``dtype`` says otherwise)."""
-    return _factory(jnp.zeros(_shape(shape), dtype or float32), requires_grad, device)
+    return _factory(jnp.zeros(_shape(shape), check_dtype(dtype) or float32), requires_grad,
+                    device)
 
 
 def ones(*shape: int, requires_grad: bool = False, dtype: Any = None,
          device: Any = None) -> Tensor:
     """A tensor of ones (float32 unless ``dtype`` says otherwise)."""
-    return _factory(jnp.ones(_shape(shape), dtype or float32), requires_grad, device)
+    return _factory(jnp.ones(_shape(shape), check_dtype(dtype) or float32), requires_grad,
+                    device)
 
 
 from lucid import nn  # noqa: E402  (after the names lucid.nn imports from here)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -119,6 +119,24 @@ def _no_aux(op: Callable) -> Callable:
 _ADD, _SUB, _MUL, _DIV, _POW = (_no_aux(op) for op in (
     jnp.add, jnp.subtract, jnp.multiply, jnp.true_divide, jnp.power))
 _NEG = _no_aux(jnp.negative)
+_EQ, _NE, _LT, _LE, _GT, _GE = (_no_aux(op) for op in (
+    jnp.equal, jnp.not_equal, jnp.less, jnp.less_equal, jnp.greater, jnp.greater_equal))
+
+
+def _constant(fn: Callable, *args: Any) -> Tensor:
+    """``fn`` on the arrays behind ``args``, recorded nowhere (comparisons have no gradient)."""
+    return Tensor._wrap(_kernel(fn, ())(*(_as_array(a) for a in args))[0])
+
+
+def _reduce_axes(name: str, axis: Any, keepdims: Any, dim: Any, keepdim: Any) -> tuple:
+    """lucid's ``axis``/``keepdims`` or PyTorch's ``dim``/``keepdim``: one of each at most."""
+    if axis is not None and dim is not None:
+        raise TypeError(f"{name}() got both axis={axis!r} and dim={dim!r}; pass one of them")
+    if keepdims is not None and keepdim is not None:
+        raise TypeError(f"{name}() got both keepdims={keepdims!r} and keepdim={keepdim!r}; "
+                        "pass one of them")
+    axis = dim if axis is None else axis
+    return _hashable_axis(axis), bool(keepdim if keepdims is None else keepdims)
 
 
 @functools.cache
@@ -161,6 +179,47 @@ def _shape_args(shape: tuple) -> tuple[int, ...]:
     return tuple(int(s) for s in shape)
 
 
+def check_dtype(dtype: Any) -> Any:
+    """``dtype`` as given, or a ``ValueError`` where JAX would silently narrow it (x64 off)."""
+    if dtype is not None and jax.dtypes.canonicalize_dtype(dtype) != np.dtype(dtype):
+        name = np.dtype(dtype).name
+        raise ValueError(
+            f"dtype {name} needs JAX's 64-bit mode, which is off (JAX would silently use "
+            f"{jax.dtypes.canonicalize_dtype(dtype).name}); enable it at startup with "
+            'jax.config.update("jax_enable_x64", True), or pass a 32-bit dtype'
+        )
+    return dtype
+
+
+def _check_index(static: list, index_arrays: list, shape: tuple[int, ...]) -> None:
+    """PyTorch's ``IndexError`` for an out-of-range integer index (JAX would clamp it).
+
+    ``static`` is :meth:`Tensor.__getitem__`'s parsed index; each entry but ``None``,
+    ``Ellipsis`` and a Python bool consumes one axis (a mask arrives as its integer positions).
+    """
+    def width(part: Any) -> int:
+        return 0 if part is None or part is Ellipsis or isinstance(part, bool) else 1
+
+    dim = 0
+    for part in static:
+        if part is Ellipsis:
+            dim += max(len(shape) - sum(map(width, static)), 0)
+            continue
+        if dim >= len(shape):
+            return  # too many indices: JAX raises its own IndexError
+        size = shape[dim]
+        if isinstance(part, tuple) and part[0] == "array":
+            positions = np.asarray(index_arrays[part[1]])
+            outside = positions[(positions >= size) | (positions < -size)]
+            bad = int(outside.flat[0]) if outside.size else None
+        else:
+            bad = part if width(part) and not isinstance(part, tuple) else None
+            bad = None if bad is None or -size <= bad < size else int(bad)
+        if bad is not None:
+            raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
+        dim += width(part)
+
+
 def resolve_device(device: Any) -> jax.Device | None:
     """``None`` (JAX's default), a ``jax.Device``, or a platform name (``"cpu"``, ``"gpu"``)."""
     if device is None or isinstance(device, jax.Device):
@@ -185,10 +244,11 @@ class Tensor:
 
     __slots__ = ("_data", "requires_grad", "grad", "_pullback", "_parents")
     __array_ufunc__ = None  # numpy defers to Tensor's reflected operators
+    __hash__ = object.__hash__  # hashable by identity although == is elementwise, as in torch
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
                  device: Any = None) -> None:
-        array = jnp.asarray(_as_array(data), dtype=dtype)
+        array = jnp.asarray(_as_array(data), dtype=check_dtype(dtype))
         device = resolve_device(device)
         self._data = array if device is None else jax.device_put(array, device)
         self.requires_grad = False
@@ -301,11 +361,40 @@ class Tensor:
     def item(self) -> int | float | bool:
         return self._data.item()
 
+    def tolist(self) -> Any:
+        """The values as (nested) Python lists of Python scalars."""
+        return self._data.tolist()
+
+    def _scalar(self) -> int | float | bool:
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self._data.item()
+
+    def __float__(self) -> float:
+        return float(self._scalar())
+
+    def __int__(self) -> int:
+        return int(self._scalar())
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self._data.item())
+
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         return np.asarray(self._data, dtype=dtype)
 
     def __len__(self) -> int:
-        return len(self._data)
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """The sub-tensors along the first axis (each on the tape, like ``self[i]``)."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        # an array index, not an int: one compiled kernel serves every row
+        return (self[np.asarray(i)] for i in range(self.shape[0]))
 
     def __repr__(self) -> str:
         prefix = f"{type(self).__name__}("
@@ -347,11 +436,37 @@ class Tensor:
     def __neg__(self) -> Tensor:
         return apply(_NEG, self)[0]
 
-    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return apply(_reduction("sum", _hashable_axis(axis), bool(keepdims)), self)[0]
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None, *,
+            dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None) -> Tensor:
+        """The sum over ``axis`` (or PyTorch's ``dim``), all axes by default."""
+        return apply(_reduction("sum", *_reduce_axes("sum", axis, keepdims, dim, keepdim)),
+                     self)[0]
 
-    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return apply(_reduction("mean", _hashable_axis(axis), bool(keepdims)), self)[0]
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None, *,
+             dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None) -> Tensor:
+        """The mean over ``axis`` (or PyTorch's ``dim``), all axes by default."""
+        return apply(_reduction("mean", *_reduce_axes("mean", axis, keepdims, dim, keepdim)),
+                     self)[0]
+
+    # -- comparisons: elementwise, boolean, never on the tape ---------------------------------
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return NotImplemented if other is None else _constant(_EQ, self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return NotImplemented if other is None else _constant(_NE, self, other)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _constant(_LT, self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _constant(_LE, self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _constant(_GT, self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _constant(_GE, self, other)
 
     def reshape(self, *shape: int) -> Tensor:
         return apply(_reshaper(_shape_args(shape)), self)[0]
@@ -370,6 +485,7 @@ class Tensor:
                 for position in positions:
                     static.append(("array", len(index_arrays)))
                     index_arrays.append(position)
+        _check_index(static, index_arrays, self.shape)
         return apply(_indexer(tuple(static)), self, *index_arrays)[0]
 
 

@@ -17,18 +17,20 @@ from lucid._tensor import Tensor, apply
 
 
 @functools.cache
-def _instance_norm_kernel(use_input_stats: bool, momentum: float, eps: float,
-                          update: bool, unbatched: bool) -> Callable:
+def _instance_norm_kernel(use_input_stats: bool, momentum: float | None, eps: float,
+                          unbatched: bool) -> Callable:
     """``(x, running_mean, running_var, weight, bias) -> (output, new running stats or None)``.
 
-    ``unbatched`` adds and removes the batch axis (PyTorch's ``(C, *spatial)`` input).
+    ``momentum`` is ``None`` when nothing is updated: then it is neither used nor checked (as
+    in PyTorch, an unused momentum is never an error). ``unbatched`` adds and removes the
+    batch axis (PyTorch's ``(C, *spatial)`` input).
     """
     def normalize(x, running_mean, running_var, weight, bias):
         batched = x[None] if unbatched else x
         output = lucid_jax.instance_norm(batched, running_mean, running_var, weight, bias,
-                                         use_input_stats, momentum, eps)
+                                         use_input_stats, eps=eps)
         new_stats = None
-        if update:
+        if momentum is not None:
             new_stats = lucid_jax.update_running_stats(jax.lax.stop_gradient(batched),
                                                        running_mean, running_var, momentum)
         return (output[0] if unbatched else output), new_stats
@@ -41,7 +43,8 @@ def normalize(x: Any, running_mean: Tensor | None, running_var: Tensor | None,
     """Instance-normalise ``x`` and write the new running statistics into the given tensors.
 
     The running statistics change only after the kernel succeeded, so a failed call (a bad
-    shape, a single spatial element) leaves them exactly as they were.
+    shape, a single spatial element, an invalid momentum) leaves them exactly as they were.
+    ``momentum`` is used, and checked, only when they are updated.
     """
     if (running_mean is None) != (running_var is None):
         raise ValueError(
@@ -49,12 +52,26 @@ def normalize(x: Any, running_mean: Tensor | None, running_var: Tensor | None,
             f"running_mean={'None' if running_mean is None else 'a tensor'} and "
             f"running_var={'None' if running_var is None else 'a tensor'}"
         )
-    update = use_input_stats and running_mean is not None
-    kernel = _instance_norm_kernel(bool(use_input_stats), momentum, eps, update, unbatched)
+    update = bool(use_input_stats) and running_mean is not None
+    if update and not (isinstance(running_mean, Tensor) and isinstance(running_var, Tensor)):
+        raise TypeError(
+            "use_input_stats=True updates running_mean and running_var in place, so they must "
+            f"be lucid.Tensor, got running_mean={_type_name(running_mean)} and "
+            f"running_var={_type_name(running_var)}; pass lucid.Tensor running statistics, or "
+            "use_input_stats=False to normalise with them, or lucid_jax.update_running_stats "
+            "for pure code"
+        )
+    kernel = _instance_norm_kernel(bool(use_input_stats), momentum if update else None, eps,
+                                   unbatched)
     output, new_stats = apply(kernel, x, running_mean, running_var, weight, bias)
     if new_stats is not None:
         running_mean._data, running_var._data = new_stats
     return output
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
 
 
 def instance_norm(x: Tensor, running_mean: Tensor | None = None,
@@ -67,7 +84,9 @@ def instance_norm(x: Tensor, running_mean: Tensor | None = None,
     own mean and biased variance when ``use_input_stats`` (the default), else ``running_mean``
     and ``running_var``. Like PyTorch, with ``use_input_stats=True`` the given running
     statistics are updated in place (momentum is the weight of the new batch's statistics,
-    the variance unbiased). Differentiable in ``x``, ``weight`` and ``bias``.
+    the variance unbiased), so they must then be lucid Tensors (a ``TypeError`` says so
+    before any work); plain arrays are fine with ``use_input_stats=False``. ``momentum`` is
+    used only for that update. Differentiable in ``x``, ``weight`` and ``bias``.
 
     >>> import lucid
     >>> from lucid.nn.functional import instance_norm

@@ -8,11 +8,12 @@ concrete classes only declare how many spatial axes they normalise over.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import jax.numpy as jnp
 
-from lucid._tensor import Tensor, resolve_device
+from lucid._tensor import Tensor, _as_array, check_dtype, resolve_device
 from lucid.nn.functional import normalize
 from lucid.nn.module import Module, Parameter
 
@@ -31,7 +32,7 @@ class _InstanceNormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        self._device, self._dtype = resolve_device(device), dtype or jnp.float32
+        self._device, self._dtype = resolve_device(device), check_dtype(dtype) or jnp.float32
         self._create_state()
 
     def _per_channel(self, value: float) -> Tensor:
@@ -54,6 +55,12 @@ class _InstanceNormBase(Module):
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
+
+    def _absent_ok(self, version: int | None) -> tuple[str, ...]:
+        """``num_batches_tracked`` may be absent from an old-format (or plain) checkpoint."""
+        if self.track_running_stats and (version is None or version < 2):
+            return ("num_batches_tracked",)
+        return ()
 
     def _check_rank(self, ndim: int) -> None:
         if ndim not in (self.spatial_dims + 1, self.spatial_dims + 2):
@@ -166,8 +173,16 @@ class _LazyInstanceNorm(_InstanceNormBase):
     """``num_features`` is taken from the first input, then the module becomes ``cls_to_become``.
 
     Defaults are this project's (``affine=False, track_running_stats=False``), the same as the
-    eager classes; PyTorch's Lazy classes default both to True. Call the module once before
-    loading a state dict.
+    eager classes; PyTorch's Lazy classes default both to True. Loading a state dict before the
+    first call takes ``num_features`` from its ``weight`` or ``running_mean`` instead; a failed
+    first call or load leaves the module lazy and unchanged.
+
+    >>> import lucid
+    >>> import lucid.nn as nn
+    >>> lazy = nn.LazyInstanceNorm2d(affine=True)
+    >>> _ = lazy.load_state_dict({"weight": lucid.ones(5), "bias": lucid.zeros(5)})
+    >>> lazy
+    InstanceNorm2d(5, eps=1e-05, momentum=0.1, affine=True, track_running_stats=False)
     """
 
     cls_to_become: type[_InstanceNormBase]
@@ -177,19 +192,40 @@ class _LazyInstanceNorm(_InstanceNormBase):
                  dtype: Any = None) -> None:
         super().__init__(0, eps, momentum, affine, track_running_stats, device, dtype)
 
+    def _materialize(self, num_features: int) -> Callable[[], None]:
+        """Create the state for ``num_features`` and become the eager class; returns the undo."""
+        names = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+        lazy_class, lazy_state = type(self), {name: getattr(self, name) for name in names}
+        self.num_features = num_features
+        self._create_state()
+        self.__class__ = self.cls_to_become
+
+        def undo() -> None:
+            self.__class__, self.num_features = lazy_class, 0
+            for name, value in lazy_state.items():
+                setattr(self, name, value)
+        return undo
+
     def forward(self, input: Any) -> Tensor:
         x = input if isinstance(input, Tensor) else Tensor(input)
         self._check_rank(x.ndim)
-        lazy_class = type(self)
-        self.num_features = x.shape[0 if x.ndim == self.spatial_dims + 1 else 1]
-        self._create_state()
-        self.__class__ = self.cls_to_become
+        undo = self._materialize(x.shape[0 if x.ndim == self.spatial_dims + 1 else 1])
         try:
             return self.forward(x)
         except Exception:  # a failed first call leaves the module lazy, as it was
-            self.__class__, self.num_features = lazy_class, 0
-            self._create_state()
+            undo()
             raise
+
+    def _prepare_load(self, state_dict: Any, prefix: str) -> Callable[[], None] | None:
+        """Materialise from the checkpoint's ``weight`` (or ``running_mean``) length, if any."""
+        names = (("weight",) if self.affine else ()) + (
+            ("running_mean",) if self.track_running_stats else ())
+        for name in names:
+            if prefix + name in state_dict:
+                shape = jnp.shape(_as_array(state_dict[prefix + name]))
+                # another shape stays lazy: the load reports it as a size mismatch
+                return self._materialize(shape[0]) if len(shape) == 1 else None
+        return None
 
 
 class LazyInstanceNorm1d(_LazyInstanceNorm, InstanceNorm1d):

@@ -9,7 +9,7 @@ before it writes anything.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import jax.numpy as jnp
@@ -175,15 +175,55 @@ class Module:
         """A snapshot of parameters and buffers: detached tensors keyed like PyTorch's."""
         return OrderedDict((name, value.detach()) for name, value in self._state())
 
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module (named ``prefix``) and every sub-module, depth first."""
+        yield prefix, self
+        for child_name, child in self.named_children():
+            yield from child.named_modules(f"{prefix}{child_name}.")
+
+    def _prepare_load(self, state_dict: Any, prefix: str) -> Callable[[], None] | None:
+        """Hook run before any check of a load: return an undo if it changed the module.
+
+        Lazy modules materialise here from the checkpoint's shapes; the undo runs if the
+        load then fails, so a failed load changes nothing.
+        """
+        return None
+
+    def _absent_ok(self, version: int | None) -> tuple[str, ...]:
+        """Names of this module's state that a checkpoint of format ``version`` may lack.
+
+        A missing one keeps its current value and is not reported (PyTorch's
+        ``_load_from_state_dict`` fills it in the same way).
+        """
+        return ()
+
     def load_state_dict(self, state_dict: Any, strict: bool = True) -> IncompatibleKeys:
         """Copy values (NumPy, JAX, lucid or PyTorch arrays) into parameters and buffers.
 
         Every key and shape is checked first: on any error (a missing or unexpected key with
         ``strict=True``, a wrong shape) a ``RuntimeError`` lists them all and nothing changes.
         Values keep the current tensors' dtypes and identities (optimisers stay valid).
+        Uninitialised Lazy modules first take their sizes from the checkpoint.
         """
+        name, undos = type(self).__name__, []  # the name before a Lazy module materialises
+        try:
+            for prefix, module in self.named_modules():
+                undo = module._prepare_load(state_dict, prefix)
+                if undo is not None:
+                    undos.append(undo)
+            return self._load(state_dict, strict, name)
+        except BaseException:
+            for undo in reversed(undos):
+                undo()
+            raise
+
+    def _load(self, state_dict: Any, strict: bool, name: str) -> IncompatibleKeys:
         targets = dict(self._state())
-        missing = [key for key in targets if key not in state_dict]
+        metadata = getattr(state_dict, "_metadata", None) or {}
+        absent_ok = {prefix + name for prefix, module in self.named_modules()
+                     for name in module._absent_ok(
+                         metadata.get(prefix[:-1], {}).get("version"))}
+        missing = [key for key in targets if key not in state_dict and key not in absent_ok]
         unexpected = [key for key in state_dict if key not in targets]
         errors = []
         if strict and unexpected:
@@ -204,7 +244,7 @@ class Module:
                 )
             updates.append((target, value.astype(target.dtype)))
         if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+            raise RuntimeError(f"Error(s) in loading state_dict for {name}:\n\t"
                                + "\n\t".join(errors))
         for target, value in updates:
             target._data = value

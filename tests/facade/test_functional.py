@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import oracle
 import pytest
@@ -92,3 +93,47 @@ def test_adain_is_the_core_and_differentiable_in_both_inputs(rng):
     oracle.assert_close(out.numpy(), expected)
     oracle.assert_close(content.grad, content_grad)
     oracle.assert_close(style.grad, style_grad)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "jax", "one of each"])
+def test_array_running_stats_that_would_be_updated_raise_before_any_work(kind):
+    mean, var = {"numpy": (np.zeros(3, np.float32), np.ones(3, np.float32)),
+                 "jax": (jnp.zeros(3), jnp.ones(3)),
+                 "one of each": (lucid.zeros(3), np.ones(3, np.float32))}[kind]
+    got = {"numpy": "running_mean=numpy.ndarray and running_var=numpy.ndarray",
+           "jax": r"running_mean=jaxlib\..*ArrayImpl and running_var=jaxlib\..*ArrayImpl",
+           "one of each": "running_mean=lucid._tensor.Tensor and running_var=numpy.ndarray"}
+    x = lucid.randn(2, 3, 5) * 2 + 3
+    with pytest.raises(TypeError, match="^use_input_stats=True updates running_mean and "
+                       f"running_var in place, so they must be lucid.Tensor, got {got[kind]}; "
+                       "pass lucid.Tensor running statistics, or use_input_stats=False to "
+                       "normalise with them, or lucid_jax.update_running_stats for pure code$"):
+        instance_norm(x, mean, var)
+    np.testing.assert_array_equal(mean, np.zeros(3))
+    np.testing.assert_array_equal(var, np.ones(3))
+
+
+def test_array_running_stats_are_fine_when_nothing_is_updated(rng):
+    x_np = rng.standard_normal((2, 3, 7)).astype(np.float32)
+    mean_np, var_np = np.array([0.5, -1, 2], np.float32), np.array([1, 2, 0.5], np.float32)
+    expected = torch.nn.functional.instance_norm(torch.tensor(x_np), torch.tensor(mean_np),
+                                                 torch.tensor(var_np), use_input_stats=False)
+    for mean, var in ((mean_np, var_np), (jnp.asarray(mean_np), jnp.asarray(var_np))):
+        out = instance_norm(lucid.tensor(x_np), mean, var, use_input_stats=False)
+        oracle.assert_close(out.numpy(), expected.numpy())
+
+
+def test_an_unused_momentum_is_never_checked_like_torch(rng):
+    x_np = rng.standard_normal((2, 3, 7)).astype(np.float32)
+    mean, var = lucid.tensor([0.5, -1, 2]), lucid.tensor([1.0, 2, 0.5])
+    for kwargs in ({}, {"running_mean": mean, "running_var": var, "use_input_stats": False}):
+        t_kwargs = {k: torch.tensor(np.asarray(v)) if isinstance(v, lucid.Tensor) else v
+                    for k, v in kwargs.items()}
+        expected = torch.nn.functional.instance_norm(torch.tensor(x_np), momentum=1.5,
+                                                     **t_kwargs)
+        out = instance_norm(lucid.tensor(x_np), momentum=1.5, **kwargs)
+        oracle.assert_close(out.numpy(), expected.numpy())
+    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\] \(or None to freeze\), "
+                       "got 1.5"):
+        instance_norm(lucid.tensor(x_np), mean, var, momentum=1.5)
+    np.testing.assert_array_equal(mean, np.array([0.5, -1, 2], np.float32))

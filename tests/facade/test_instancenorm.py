@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import warnings
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import oracle
@@ -259,9 +260,22 @@ def test_single_spatial_element_in_training_raises_and_changes_nothing(shape, tr
 
 def test_invalid_momentum_raises_before_any_update():
     module = nn.InstanceNorm1d(3, track_running_stats=True, momentum=1.5)
-    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\]"):
-        module(lucid.randn(2, 3, 5))
+    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\] \(or None to freeze\), "
+                       "got 1.5"):
+        module(lucid.randn(2, 3, 5) + 3)
     np.testing.assert_array_equal(module.running_mean, np.zeros(3))
+    np.testing.assert_array_equal(module.running_var, np.ones(3))
+
+
+@pytest.mark.parametrize("track", [False, True])
+def test_an_unused_momentum_is_never_an_error_like_torch(track, rng):
+    module, reference = modules(1, track_running_stats=track, momentum=1.5)
+    if track:  # eval with running statistics: no update, so momentum is not used
+        module.eval(), reference.eval()
+    x_np = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    oracle.assert_close(module(lucid.tensor(x_np)).numpy(),
+                        reference(torch.tensor(x_np)).numpy())
+    assert_same_state(module, reference)
 
 
 @pytest.mark.parametrize("rank", [1, 2, 3])
@@ -327,3 +341,130 @@ def test_low_precision_input_keeps_its_dtype_within_its_tolerance(dtype, rng):
     oracle.assert_close(np.asarray(out, np.float32), oracle.instance_norm(rounded), dtype)
     want_mean, _ = oracle.update_running_stats(rounded, np.zeros(3), np.ones(3))
     oracle.assert_close(np.asarray(module.running_mean, np.float32), want_mean, dtype)
+
+
+def test_load_state_dict_without_num_batches_tracked_keeps_it_like_torch():
+    module, reference = modules(2, affine=True, track_running_stats=True)
+    full = {k: v.numpy() for k, v in reference.state_dict().items()}
+    module.load_state_dict({**full, "num_batches_tracked": np.array(7)})  # a value that
+    reference.load_state_dict({**reference.state_dict(),  # "filling in" keeps, not resets
+                               "num_batches_tracked": torch.tensor(7)})
+    old = {k: v for k, v in full.items() if k != "num_batches_tracked"}
+    assert reference.load_state_dict({k: torch.tensor(v) for k, v in old.items()}) == ([], [])
+    assert module.load_state_dict(old) == ([], [])
+    assert module.load_state_dict(old, strict=False) == ([], [])
+    assert module.num_batches_tracked.item() == reference.num_batches_tracked.item() == 7
+    assert_same_state(module, reference)
+
+
+def test_a_current_format_checkpoint_without_num_batches_tracked_is_missing_it_like_torch():
+    module, reference = modules(2, track_running_stats=True)
+    state = reference.state_dict()  # torch marks it version 2, which has the key
+    del state["num_batches_tracked"]
+    message = ('Error\\(s\\) in loading state_dict for InstanceNorm2d:\n\t'
+               'Missing key\\(s\\) in state_dict: "num_batches_tracked".')
+    for m in (reference, module):
+        with pytest.raises(RuntimeError, match=message):
+            m.load_state_dict(state)
+
+
+def test_nested_load_without_num_batches_tracked_like_torch():
+    class Holder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm = nn.InstanceNorm1d(3, track_running_stats=True)
+
+    reference = torch.nn.Sequential()
+    reference.add_module("norm", torch.nn.InstanceNorm1d(3, track_running_stats=True))
+    state = {"norm.running_mean": np.full(3, 2.0, np.float32),
+             "norm.running_var": np.full(3, 3.0, np.float32)}
+    holder = Holder()
+    assert holder.load_state_dict(state) == ([], [])
+    reference.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+    assert_same_state(holder, reference)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_a_lazy_module_materialises_from_a_state_dict_like_torch(rank, rng):
+    source = CLASSES[rank][1](5, affine=True, track_running_stats=True)
+    with torch.no_grad():
+        source.weight.normal_(), source.bias.normal_()
+    source(torch.randn(2, 5, *SPATIAL[rank]) * 2 + 1)  # non-trivial running statistics
+    state = source.state_dict()
+    lazy = getattr(nn, f"LazyInstanceNorm{rank}d")(affine=True, track_running_stats=True)
+    torch_lazy = getattr(torch.nn, f"LazyInstanceNorm{rank}d")(affine=True,
+                                                              track_running_stats=True)
+    assert lazy.load_state_dict(state) == torch_lazy.load_state_dict(state) == ([], [])
+    assert lazy.weight.shape == tuple(torch_lazy.weight.shape) == (5,)
+    assert type(lazy) is CLASSES[rank][0] and lazy.num_features == 5
+    assert_same_state(lazy, torch_lazy)
+    for mode in (True, False):  # torch's own Lazy module keeps num_features=0 and then fails
+        lazy.train(mode), source.train(mode)
+        x_np = rng.standard_normal((2, 5, *SPATIAL[rank])).astype(np.float32)
+        oracle.assert_close(lazy(lucid.tensor(x_np)).numpy(),
+                            source(torch.tensor(x_np)).detach().numpy())
+    assert_same_state(lazy, source)
+
+
+def test_a_lazy_module_takes_num_features_from_running_mean_and_inside_a_parent():
+    class Holder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm = nn.LazyInstanceNorm1d(track_running_stats=True)
+
+    holder = Holder()
+    holder.load_state_dict({"norm.running_mean": np.zeros(4), "norm.running_var": np.ones(4)})
+    assert type(holder.norm) is nn.InstanceNorm1d and holder.norm.num_features == 4
+    assert holder.norm.running_var.shape == (4,)
+    nothing_to_learn_from = nn.LazyInstanceNorm2d()
+    assert nothing_to_learn_from.load_state_dict({}) == ([], [])
+    assert type(nothing_to_learn_from) is nn.LazyInstanceNorm2d
+
+
+LAZY_FAILURES = {
+    "missing keys": ({"weight": np.ones(4)}, 'Missing key\\(s\\) in state_dict: "bias", '
+                     '"running_mean", "running_var".'),
+    "inconsistent sizes": ({"weight": np.ones(4), "bias": np.zeros(4),
+                            "running_mean": np.zeros(3), "running_var": np.ones(4)},
+                           "size mismatch for running_mean: copying a param with shape "
+                           "\\(3,\\) from checkpoint, the shape in current model is \\(4,\\)."),
+    "not one-dimensional": ({"weight": np.ones((2, 2)), "bias": np.zeros(4),
+                             "running_mean": np.zeros(4), "running_var": np.ones(4)},
+                            "size mismatch for weight: copying a param with shape \\(2, 2\\) "
+                            "from checkpoint, the shape in current model is \\(0,\\)."),
+}
+
+
+@pytest.mark.parametrize("case", LAZY_FAILURES)
+def test_a_failed_load_leaves_the_lazy_module_lazy_and_unchanged(case):
+    lazy = nn.LazyInstanceNorm1d(affine=True, track_running_stats=True)
+    before = {name: getattr(lazy, name) for name in
+              ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")}
+    state, message = LAZY_FAILURES[case]
+    with pytest.raises(RuntimeError, match="Error\\(s\\) in loading state_dict for "
+                       "LazyInstanceNorm1d:\n\t" + message):
+        lazy.load_state_dict(state)
+    assert type(lazy) is nn.LazyInstanceNorm1d and lazy.num_features == 0
+    assert all(getattr(lazy, name) is value for name, value in before.items())
+    assert lazy.weight.shape == (0,)
+    lazy(lucid.randn(2, 6, 5))
+    assert type(lazy) is nn.InstanceNorm1d and lazy.weight.shape == (6,)
+
+
+def test_float64_modules_need_x64_and_match_torch_with_it(rng):
+    with pytest.raises(ValueError, match="dtype float64 needs JAX's 64-bit mode"):
+        nn.InstanceNorm2d(3, dtype=lucid.float64)
+    with pytest.raises(ValueError, match="dtype float64 needs JAX's 64-bit mode"):
+        nn.LazyInstanceNorm2d(dtype=lucid.float64)
+    x_np = rng.standard_normal((2, 3, 5, 4)) * 3 + 1
+    with jax.enable_x64(True):
+        module = nn.InstanceNorm2d(3, affine=True, track_running_stats=True,
+                                   dtype=lucid.float64)
+        reference = torch.nn.InstanceNorm2d(3, affine=True, track_running_stats=True,
+                                            dtype=torch.float64)
+        assert module.weight.dtype == module.running_mean.dtype == np.float64
+        out = module(lucid.tensor(x_np, dtype=lucid.float64))
+        assert out.dtype == np.float64
+        oracle.assert_close(out.numpy(), reference(torch.tensor(x_np)).detach().numpy(),
+                            np.float64)
+        assert_same_state(module, reference, np.float64)
