@@ -180,11 +180,11 @@ def main() -> None:
                f"({jax.default_backend()}), torch {torch.__version__} "
                f"({torch.get_num_threads()} threads), flax {flax_nn.__name__ and _flax_version()}")
     print(machine)
-    print(HEADER)
-    print("|" + "---|" * COLUMNS)
     accuracy = [f"Max error against the float64 reference, float32 input {ACCURACY_SHAPE}, "
                 "unit variance:", "", *accuracy_rows()]
-    print("\n".join(accuracy))
+    print("\n".join(accuracy) + "\n")
+    print(HEADER)
+    print("|" + "---|" * COLUMNS)
     rows = run(args.rounds)
     facade = ["| call | facade | jitted core | facade / core |", "|---|---|---|---|",
               *facade_rows()]
