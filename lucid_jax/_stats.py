@@ -69,14 +69,13 @@ def moments(x: jax.Array, reduce_axes: tuple[int, ...], mask: jax.Array | None =
     An instance with no valid element gets mean 0 and variance 0 (finite, never NaN).
     """
     x = x.astype(compute_dtype(x.dtype))
-    if mask is not None:
-        mask = jnp.broadcast_to(mask, x.shape)
     if mask is None:
         local = int(np.prod([x.shape[a] for a in reduce_axes]))
         shards = 1 if axis_name is None else jax.lax.axis_size(axis_name)
         total, = _sums((x,), reduce_axes, mask, axis_name)
         count = jnp.full(total.shape, local * shards, x.dtype)
     else:
+        mask = jnp.broadcast_to(mask, x.shape)
         total, count = _sums((x, jnp.ones_like(x)), reduce_axes, mask, axis_name)
     divisor = jnp.maximum(count, 1)
 
@@ -107,17 +106,21 @@ def standardize(x: jax.Array, mask: jax.Array | None, reduce_axes: tuple[int, ..
     ``dx`` and self-adjoint, so reverse mode costs two reductions instead of differentiating
     every step of the two-pass variance; higher derivatives differentiate that rule.
     """
+    return _standardized(x, mask, reduce_axes, axis_name, eps)[0]
+
+
+def _standardized(x, mask, reduce_axes, axis_name, eps) -> tuple[jax.Array, Moments, jax.Array]:
+    """The standardised ``x``, its moments and ``inv = 1 / sqrt(var + eps)``."""
     stats = moments(x, reduce_axes, mask, axis_name)
-    return stats.centre(x.astype(stats.var.dtype)) * jax.lax.rsqrt(stats.var + eps)
+    inv = jax.lax.rsqrt(stats.var + eps)
+    return stats.centre(x.astype(inv.dtype)) * inv, stats, inv
 
 
 @standardize.defjvp
 def _standardize_jvp(reduce_axes, axis_name, eps, primals, tangents):
     x, mask = primals
     dx = tangents[0]
-    stats = moments(x, reduce_axes, mask, axis_name)
-    inv = jax.lax.rsqrt(stats.var + eps)
-    y = stats.centre(x.astype(inv.dtype)) * inv
+    y, stats, inv = _standardized(x, mask, reduce_axes, axis_name, eps)
     # Scaling by inv first makes the transpose (reverse mode) reduce the raw cotangent and its
     # product with y, which XLA's CPU backend fuses, and scale by inv once at the end.
     scaled = dx.astype(inv.dtype) * inv
