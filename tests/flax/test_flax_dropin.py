@@ -260,12 +260,18 @@ def test_nnx_parameter_metadata_sets_the_sharding():
 
 @pytest.mark.parametrize("impl", ALL, ids=repr)
 def test_float_mask_nonzero_is_valid(impl):
+    """flax.linen casts the mask to bool; flax.nnx (0.12) hands it to jnp.mean's ``where``,
+    which refuses floats. Both of ours take it as flax.linen does."""
     x = _normal((3, 5, 4, 2), offset=1.0)
     rng = np.random.default_rng(1)
     valid = rng.uniform(size=(3, 5, 4, 1)) > 0.4
     float_mask = jnp.asarray(np.where(valid, rng.choice([1.0, 0.5, -2.0], valid.shape), 0.0),
                              jnp.float32)
     call, _ = impl.build(x, **AFFINE)
+    if impl.nnx_cls is nnx.InstanceNorm:
+        with pytest.raises(ValueError, match="where must be None or a boolean array"):
+            call(x, mask=float_mask)
+        return
     y = call(x, mask=float_mask)
     scale, bias = (_arange_init(o)(None, (2,)) for o in (1.0, 0.5))
     expected = oracle.instance_norm(x, weight=scale, bias=bias, eps=1e-6, channel_axis=-1,
@@ -383,13 +389,13 @@ def test_nnx_custom_promote_dtype_is_applied_to_the_parameters():
     seen = []
 
     def to_float16(args, *, dtype=None):
-        seen.append([None if a is None else jnp.asarray(a).dtype for a in args])
+        seen.append(([None if a is None else jnp.asarray(a).dtype for a in args], dtype))
         return tuple(None if a is None else jnp.asarray(a, jnp.float16) for a in args)
 
     x = _normal((2, 4, 4, 3))
     module = ours_nnx.InstanceNorm(3, promote_dtype=to_float16, rngs=nnx.Rngs(0), **AFFINE)
     y = module(x)
-    assert seen == [[jnp.float32] * 3] and y.dtype == jnp.float16
+    assert seen == [([jnp.float32] * 3, None)] and y.dtype == jnp.float16
     theirs = nnx.InstanceNorm(3, promote_dtype=to_float16, rngs=nnx.Rngs(0), **AFFINE)(x)
     assert theirs.dtype == jnp.float16
     oracle.assert_close(y, theirs, jnp.float16)
