@@ -25,11 +25,17 @@ root_doc = "index"
 exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 
-autodoc_default_options = {"members": True, "show-inheritance": True}
+autodoc_default_options = {
+    "members": True,
+    "show-inheritance": True,
+    # Linen dataclass fields whose defaults are JAX functions (their docstrings are JAX's).
+    "exclude-members": "bias_init, scale_init, param_dtype, parent, name",
+}
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
+napoleon_use_ivar = True            # "Attributes:" as fields, not duplicate object entries
 
 nb_execution_mode = "off"          # notebooks are stored with outputs; never run at build time
 myst_heading_anchors = 3           # [text](#a-heading) links in the Markdown pages

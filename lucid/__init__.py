@@ -22,8 +22,8 @@ import jax
 import jax.numpy as jnp
 
 from lucid._tensor import Tensor, check_dtype, no_grad
-from lucid_jax import __version__  # one version for the distribution and both packages
 from lucid._tensor import _shape_args as _shape
+from lucid_jax import __version__  # one version for the distribution and both packages
 
 float16 = jnp.float16
 bfloat16 = jnp.bfloat16

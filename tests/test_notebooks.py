@@ -43,6 +43,7 @@ def _outputs_text(cell) -> str:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_is_colab_ready(path):
+    assert tool.INSTALL_CELL.startswith(tool.INSTALL_MARKER)
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     assert nb.cells[0].cell_type == "markdown"
@@ -159,7 +160,7 @@ def test_normalise_adds_badge_and_install_cell_once(tmp_path):
 def test_normalise_updates_an_older_install_cell():
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-    older = tool.INSTALL_CELL.splitlines()[0] + "\nprint('old')"
+    older = tool.INSTALL_MARKER + " (an older version)\nprint('old')"
     nb = new_notebook(cells=[new_markdown_cell("# T"), new_code_cell(older), new_code_cell("1")])
     tool.normalise(nb, Path("x.ipynb"))
     assert [c.source for c in nb.cells[1:]] == [tool.INSTALL_CELL, "1"]

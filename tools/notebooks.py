@@ -64,6 +64,9 @@ if importlib.util.find_spec("lucid_jax") is None:
     importlib.invalidate_caches()'''
 
 
+INSTALL_MARKER = "# Install lucid-jax only when it is missing"  # how an install cell starts
+
+
 def repository() -> str:
     """``owner/name`` of the GitHub repository, from pyproject.toml."""
     with open(ROOT / "pyproject.toml", "rb") as f:
@@ -92,7 +95,7 @@ def normalise(nb: nbformat.NotebookNode, path: Path) -> None:
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     if not code:
         raise ValueError(f"{path.name}: no code cell to follow the install cell")
-    if code[0].source.startswith(INSTALL_CELL.splitlines()[0]):
+    if code[0].source.startswith(INSTALL_MARKER):
         code[0].source = INSTALL_CELL  # an older version of the install cell
     else:
         nb.cells.insert(nb.cells.index(code[0]), nbformat.v4.new_code_cell(INSTALL_CELL))
@@ -113,15 +116,15 @@ def strip_volatile(nb: nbformat.NotebookNode) -> None:
     nb.metadata.pop("widgets", None)
 
 
-def kernel_spec_manager(directory: Path):
-    """A kernelspec for this interpreter (CPU unless JAX_PLATFORMS says otherwise)."""
+def kernel_spec_manager(directory: Path, python: str = sys.executable):
+    """A kernelspec for ``python`` (CPU unless JAX_PLATFORMS says otherwise)."""
     from jupyter_client.kernelspec import KernelSpecManager
 
     spec_dir = directory / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
     spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": f"Python ({sys.executable})",
+        "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"Python ({python})",
         "language": "python",
         "env": {"JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")},
     }
@@ -129,12 +132,15 @@ def kernel_spec_manager(directory: Path):
     return KernelSpecManager(kernel_dirs=[str(directory)])
 
 
-def execute(nb: nbformat.NotebookNode, workdir: Path, kernels: Path) -> None:
-    """Run every cell in order in ``workdir``; raises CellExecutionError on the first error."""
+def execute(nb: nbformat.NotebookNode, workdir: Path, kernels: Path,
+            python: str = sys.executable) -> None:
+    """Run every cell in order in ``workdir`` on ``python``'s kernel; raises CellExecutionError
+    on the first error."""
     from jupyter_client import KernelManager
     from nbclient import NotebookClient
 
-    km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=kernel_spec_manager(kernels))
+    km = KernelManager(kernel_name=KERNEL_NAME,
+                       kernel_spec_manager=kernel_spec_manager(kernels, python))
     client = NotebookClient(nb, km=km, timeout=300, allow_errors=False,
                             resources={"metadata": {"path": str(workdir)}})
     client.execute()
