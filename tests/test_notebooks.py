@@ -85,6 +85,12 @@ def test_notebook_runs(path, tmp_path):
     assert not (ROOT / "notebooks" / path.name).samefile(copy)
 
 
+def test_readme_links_every_notebook_with_its_badge():
+    readme = (ROOT / "README.md").read_text()
+    for path in NOTEBOOKS:
+        assert f"(notebooks/{path.name})" in readme and tool.badge(path) in readme, path.name
+
+
 # --- the install cell, on a simulated Colab -------------------------------------------------
 
 def _distribution(name, version):
