@@ -46,4 +46,5 @@ def module_prefixes(keys: Iterable[str]) -> list[str]:
 
 def nnx_path(path: Sequence) -> str:
     """An NNX module path as Python writes it: ``('down', 0, 'conv')`` -> ``model.down[0].conv``."""
-    return "model" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+    return "model" + "".join(f".{p}" if isinstance(p, str) and p.isidentifier() else f"[{p!r}]"
+                             for p in path)
