@@ -126,13 +126,16 @@ def to_channels_first(x):
 # ------------------------------------------------------------------------------ state dicts
 
 def _norm_layer_prefixes(state_dict) -> list[str]:
-    """Prefixes of the layers whose keys are all a normalisation layer's (weight, ...)."""
+    """Prefixes of the normalisation layers: keys among weight, bias, running_mean,
+    running_var, num_batches_tracked, and a 1-D weight (a convolution's is not)."""
     torch_names = {t for t, _ in _PARAMS + _STATS} | {COUNTER}
-    groups: dict[str, set] = {}
+    groups: dict[str, dict] = {}
     for key in state_dict:
         head, _, tail = str(key).rpartition(".")
-        groups.setdefault(head + "." if head else "", set()).add(tail)
-    return [p for p, names in groups.items() if names <= torch_names and p]
+        groups.setdefault(head + "." if head else "", {})[tail] = key
+    return [p for p, names in groups.items()
+            if p and set(names) <= torch_names
+            and ("weight" not in names or np.ndim(state_dict[names["weight"]]) == 1)]
 
 
 def _select(state_dict, prefix: str) -> dict[str, Any]:
