@@ -233,10 +233,10 @@ def _to_state_dict(params: dict, stats: dict, num_batches_tracked, as_torch: boo
 
 
 def _linen_layer_paths(tree, path=()) -> list[str]:
-    """``'a/b'`` paths of the sub-dicts of a variables collection holding norm variables."""
-    found = []
-    if any(k in NORM_FLAX and not isinstance(v, Mapping) for k, v in tree.items()) and path:
-        found.append("/".join(path))
+    """``'a/b'`` paths of the sub-dicts of a variables collection that are normalisation
+    layers: their arrays are among scale, bias, mean, var."""
+    leaves = {k for k, v in tree.items() if not isinstance(v, Mapping)}
+    found = ["/".join(path)] if path and leaves and leaves <= NORM_FLAX else []
     for k, v in tree.items():
         if isinstance(v, Mapping):
             found += _linen_layer_paths(v, (*path, str(k)))
@@ -311,13 +311,22 @@ def _nnx_variables(module) -> dict:
 
     if not isinstance(module, nnx.Module):
         raise ValueError(f"expected an NNX InstanceNorm module, got {type(module).__name__}")
-    held = {name: getattr(module, name, None) for name in ("scale", "bias", "mean", "var")}
-    held = {k: v if isinstance(v, nnx.Variable) else None for k, v in held.items()}
-    if any(v is not None for v in held.values()):
-        return held
-    layers = [nnx_path(path) for path, sub in nnx.iter_modules(module)
-              if path and any(isinstance(getattr(sub, n, None), nnx.Variable) for n in NORM_FLAX)]
+    def own(sub) -> set:
+        return {k for k, v in vars(sub).items() if isinstance(v, nnx.Param | nnx.BatchStat)}
+
     name = type(module).__name__
+    held = own(module)
+    if held and not held <= NORM_FLAX:
+        raise ValueError(
+            f"{name} holds {sorted(held - NORM_FLAX)}: it is not a normalisation layer (scale, "
+            "bias, mean, var); convert a whole model with interop.nnx_to_torch / "
+            "interop.torch_to_nnx"
+        )
+    if held:
+        return {k: getattr(module, k) if k in held else None
+                for k in ("scale", "bias", "mean", "var")}
+    layers = [nnx_path(path) for path, sub in nnx.iter_modules(module)
+              if path and own(sub) and own(sub) <= NORM_FLAX]
     if layers:
         raise ValueError(
             f"{name} is a whole model, not one InstanceNorm layer: its normalisation layers are "
