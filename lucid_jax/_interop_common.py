@@ -25,10 +25,16 @@ def to_numpy(value) -> np.ndarray:
     return np.array(value, copy=True)
 
 
-def nearest(name: str, candidates: Iterable[str]) -> str:
-    """``"; nearest: 'x'"`` for the closest candidate (difflib), or ``""`` when none is close."""
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to ``name`` (difflib), or ``None`` when none is close."""
     close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.5)
-    return f"; nearest: {close[0]!r}" if close else ""
+    return close[0] if close else None
+
+
+def nearest(name: str, candidates: Iterable[str]) -> str:
+    """``"; nearest: 'x'"`` for the closest candidate, or ``""`` when none is close."""
+    close = closest(name, candidates)
+    return f"; nearest: {close!r}" if close is not None else ""
 
 
 def listing(names: Sequence[str], limit: int = 12) -> str:

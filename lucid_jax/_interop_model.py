@@ -37,6 +37,7 @@ from lucid_jax._interop_common import (
     NORM_FLAX,
     PARAMS,
     STATS,
+    closest,
     listing,
     nearest,
     nnx_path,
@@ -134,7 +135,7 @@ def _entries(layers, linen: bool, rename: Rename, display) -> tuple[list[_Entry]
 
     entries, counters = [], []
     for parts, module, variables in layers:
-        kind = type(module).__name__
+        kind = type(module).__name__ if module is not None else "a module"
         names = set(variables)
         if isinstance(module, flax_nnx.Conv | flax_nnx.ConvTranspose | flax_nnx.Linear
                       | flax_linen.Conv | flax_linen.ConvTranspose | flax_linen.Dense):
@@ -184,17 +185,17 @@ def _unmatched_error(entries, counters, state_dict) -> ValueError | None:
         lines.append(f"{len(extra)} state_dict key(s) match no Flax variable:")
         targets = [e.torch_key for e in missing] or list(by_key)
         for k in extra:
-            hint = nearest(k, targets)
-            if hint:
-                close = by_key[hint.split("'")[1]]
-                hint += f" (for {close.display}, expects {close.torch_shape()})"
+            close = closest(k, targets)
+            hint = "" if close is None else (
+                f"; nearest: {close!r} (for {by_key[close].display}, expects "
+                f"{by_key[close].torch_shape()})")
             lines.append(f"  {k!r} {tuple(np.shape(state_dict[k]))}{hint}")
     if missing:
         lines.append(f"{len(missing)} Flax variable(s) have no state_dict key:")
         for e in missing:
-            hint = nearest(e.torch_key, extra or list(state_dict))
-            if hint:
-                hint += f" {tuple(np.shape(state_dict[hint.split(chr(39))[1]]))}"
+            close = closest(e.torch_key, extra or list(state_dict))
+            hint = "" if close is None else (
+                f"; nearest: {close!r} {tuple(np.shape(state_dict[close]))}")
             lines.append(f"  {e.display} {e.shape} <- {e.torch_key!r} "
                          f"{e.torch_shape()}{hint}")
     lines.append("Map module paths with rename= (Flax path -> PyTorch path), or pass "
@@ -365,7 +366,7 @@ def _linen_layers(model, inputs, kwargs) -> list:
         for path, leaf in _flatten(shapes.get(collection, {})).items():
             layers.setdefault(path[:-1], {})[path[-1]] = (
                 tuple(leaf.shape), leaf.dtype, (collection, *path))
-    return [(parts, modules[parts], held) for parts, held in layers.items()]
+    return [(parts, modules.get(parts), held) for parts, held in layers.items()]
 
 
 def torch_to_linen(state_dict, model, *inputs, rename: Rename = None, strict: bool = True,
