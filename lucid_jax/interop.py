@@ -1,4 +1,10 @@
-"""PyTorch / lucid InstanceNorm checkpoints <-> Flax variables, momentum and layout conversion.
+"""PyTorch / lucid checkpoints <-> Flax variables, momentum and layout conversion.
+
+Whole models: :func:`torch_to_nnx` / :func:`nnx_to_torch` (an NNX model, loaded in place and
+atomically) and :func:`torch_to_linen` / :func:`linen_to_torch` (Linen variables) convert
+every Conv, ConvTranspose, Linear and normalisation layer of a model, keyed by module path
+(``down.0.conv.weight`` is ``model.down[0].conv.kernel`` / ``params['down_0']['conv']['kernel']``);
+see ``docs/porting-pytorch.md``. The functions below convert one InstanceNorm layer.
 
 A PyTorch (or lucid) ``InstanceNorm{1,2,3}d`` state_dict holds ``weight``, ``bias`` (when
 ``affine=True``), ``running_mean``, ``running_var`` and ``num_batches_tracked`` (when
