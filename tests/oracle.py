@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lucid_jax.reference import (adain, broadcast_param, instance_norm, moments,
-                                 update_running_stats)
+from lucid_jax.reference import adain, broadcast_param, instance_norm, moments, update_running_stats
 
 __all__ = ["TOLERANCE", "adain", "broadcast_param", "assert_close", "instance_norm", "moments",
            "tolerance", "update_running_stats"]

@@ -48,8 +48,8 @@ def test_a_style_batch_of_one_is_every_image_given_that_style(rng):
     cotangent = rng.standard_normal(content.shape).astype(np.float32)
     _, pull_one = jax.vjp(lambda s: lucid_jax.adain(content, s), jnp.asarray(style))
     _, pull_tiled = jax.vjp(lambda s: lucid_jax.adain(content, s), jnp.asarray(tiled))
-    np.testing.assert_allclose(pull_one(cotangent)[0], pull_tiled(cotangent)[0].sum(0, keepdims=True),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(pull_one(cotangent)[0],
+                               pull_tiled(cotangent)[0].sum(0, keepdims=True), rtol=1e-5, atol=1e-5)
 
 
 def test_alpha_zero_is_the_content_and_one_is_plain_adain(rng):
@@ -170,18 +170,15 @@ def test_alpha_out_of_range_or_not_a_scalar(alpha, match):
      r"adain expects content and style laid out alike \(the same rank\), got content "
      r"\(2, 3, 8, 8\) \(rank 4\) and style \(3, 8, 8\) \(rank 3\); if one is a single "
      r"unbatched image, add its batch axis with \[None\]"),
-    (X, np.ones((2, 5, 4), np.float32), {},
-     r"adain needs the same channels in content and style on channel_axis 1, got \(3,\) for "
-     r"content \(2, 3, 4\) and \(5,\) for style \(2, 5, 4\); are both laid out alike "
-     r"\(channel_axis=1 for NCHW, -1 for NHWC\)\?"),
     (np.ones((2, 3, 8, 8), np.float32), np.ones((2, 8, 8, 3), np.float32), {},
-     r"same channels in content and style on channel_axis 1, got \(3,\) for content "
-     r"\(2, 3, 8, 8\) and \(8,\) for style \(2, 8, 8, 3\)"),
+     r"adain needs the same channels in content and style on channel_axis 1, got \(3,\) for "
+     r"content \(2, 3, 8, 8\) and \(8,\) for style \(2, 8, 8, 3\); are both laid out alike "
+     r"\(channel_axis=1 for NCHW, -1 for NHWC\)\?"),
     (np.ones((4, 3, 5), np.float32), np.ones((2, 3, 5), np.float32), {},
      r"adain needs a style batch \(axis 0\) of 4, like the content, or 1 \(one style for every "
      r"content image\), got 2: content \(4, 3, 5\), style \(2, 3, 5\)"),
 ], ids=["int content", "int style", "unbatched content", "rank below channel axes",
-        "unbatched style", "channel count", "NHWC style for NCHW content", "batch"])
+        "unbatched style", "NHWC style for NCHW content", "batch"])
 def test_layout_errors_say_which_axis(content, style, kw, match):
     with pytest.raises(ValueError, match=match):
         lucid_jax.adain(content, style, **kw)

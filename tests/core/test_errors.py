@@ -117,3 +117,10 @@ def test_unbound_axis_name():
 def test_errors_raise_under_jit_too():
     with pytest.raises(ValueError, match=r"weight has shape \(4,\)"):
         jax.jit(lambda x: lucid_jax.instance_norm(x, weight=jnp.ones(4)))(X)
+
+
+def test_adain_with_mismatched_style():
+    with pytest.raises(ValueError, match=r"same channels in content and style on channel_axis 1, "
+                                         r"got \(3,\) for content \(2, 3, 4\) and \(5,\) for "
+                                         r"style \(2, 5, 4\); are both laid out alike"):
+        lucid_jax.adain(X, np.ones((2, 5, 4), np.float32))
