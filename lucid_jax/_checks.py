@@ -163,7 +163,8 @@ def check_axis_name(axis_name: AxisName, argument: str = "axis_name") -> None:
 
 
 def check_alpha(alpha: Any) -> Any:
-    """AdaIN's ``alpha``: a real scalar in [0, 1]; ``None`` when it is exactly 1 (no blend).
+    """AdaIN's ``alpha``: a real scalar in [0, 1], as a Python float (one compiled kernel for
+    every value); ``None`` when it is exactly 1 (no blend).
 
     A traced ``alpha`` (under ``jit``, ``grad`` or ``vmap``) cannot be checked and is returned
     as is.
@@ -187,7 +188,7 @@ def check_alpha(alpha: Any) -> Any:
             f"alpha must be in [0, 1] (1 = full style, 0 = the content), got {value}; "
             "it blends alpha * adain(content, style) + (1 - alpha) * content"
         )
-    return None if value == 1.0 else alpha
+    return None if value == 1.0 else value
 
 
 def check_adain(content: jax.Array, style: jax.Array,

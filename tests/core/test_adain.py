@@ -84,6 +84,17 @@ def test_jit_equals_eager_and_alpha_may_be_traced(rng):
     assert jax.jit(lambda a: lucid_jax.adain(content, style, alpha=a))(2.0).shape == content.shape
 
 
+def test_eager_calls_with_other_alphas_reuse_one_compiled_kernel(rng):
+    from lucid_jax import _functional
+
+    content, style = _inputs(rng)
+    lucid_jax.adain(content, style, alpha=0.1)
+    before = _functional._adain._cache_size()
+    for alpha in (0.2, 0.5, np.float32(0.9)):
+        lucid_jax.adain(content, style, alpha=alpha)
+    assert _functional._adain._cache_size() == before
+
+
 def test_vmap_over_stacks_and_over_alpha(rng):
     pairs = [_inputs(rng) for _ in range(2)]
     contents = np.stack([c for c, _ in pairs])
