@@ -52,6 +52,16 @@ def test_a_style_batch_of_one_is_every_image_given_that_style(rng):
                                pull_tiled(cotangent)[0].sum(0, keepdims=True), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_low_precision_keeps_the_content_dtype(rng, dtype):
+    content, style = _inputs(rng, style_shape=(1, 4, 4, 7))
+    content, style = jnp.asarray(content, dtype), jnp.asarray(style, dtype)
+    out = lucid_jax.adain(content, style, alpha=0.5)
+    assert out.dtype == dtype
+    oracle.assert_close(out, oracle.adain(np.asarray(content, np.float64),
+                                          np.asarray(style, np.float64), alpha=0.5), dtype)
+
+
 def test_alpha_zero_is_the_content_and_one_is_plain_adain(rng):
     content, style = _inputs(rng)
     np.testing.assert_array_equal(lucid_jax.adain(content, style, alpha=0.0), content)

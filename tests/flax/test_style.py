@@ -103,6 +103,17 @@ def test_conditional_instance_norm_init_and_options(rng):
     assert variables["params"]["scale"].shape == (NUM_CLASSES, 6, C)
 
 
+def test_output_dtypes_follow_flax(rng):
+    x = jnp.asarray(_image(rng, (2, 6, 5, C)), jnp.bfloat16)
+    labels = jnp.array([0, 1])
+    layer = ours_linen.ConditionalInstanceNorm(NUM_CLASSES)
+    variables = layer.init(jax.random.key(0), x, labels)
+    assert layer.apply(variables, x, labels).dtype == jnp.float32   # promoted with the params
+    half = ours_linen.ConditionalInstanceNorm(NUM_CLASSES, dtype=jnp.bfloat16)
+    assert half.apply(variables, x, labels).dtype == jnp.bfloat16
+    assert ours_nnx.AdaIN()(x, x[:1]).dtype == jnp.bfloat16
+
+
 def test_conditional_instance_norm_under_jit_clamps_labels_it_cannot_check(rng):
     x = _image(rng, (3, 6, 5, C))
     scale, bias = _tables(rng)
