@@ -93,8 +93,10 @@ def conditional_instance_norm(x, labels, *, num_classes: int, scale, bias, axes,
     def rows(table):
         return None if table is None else jnp.take(table, labels, axis=0, mode="clip")
 
+    scale, bias = rows(scale), rows(bias)
     y, _ = _flax_common.apply(
-        x, scale=rows(scale), bias=rows(bias), mean=None, var=None, use_running_average=False,
-        update=False, momentum=None, epsilon=epsilon, dtype=dtype, axes=axes, mask=mask,
+        x, scale=scale, bias=bias, mean=None, var=None, use_running_average=False,
+        update=False, momentum=None, epsilon=epsilon, axes=axes, mask=mask,
+        out_dtype=_flax_common.output_dtype(x, scale, bias, dtype=dtype),
         axis_name=axis_name, batch_axis_name=None)
     return y
