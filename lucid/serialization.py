@@ -1,0 +1,3 @@
+"""x"""
+def save(): pass
+def load(): pass
