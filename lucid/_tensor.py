@@ -371,6 +371,13 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
     def __jax_array__(self) -> jax.Array:
         return self._data
 
+    def __dlpack__(self, **kwargs: Any) -> Any:
+        """DLPack export (``torch.as_tensor(t)`` and ``torch.from_dlpack(t)``, 0-d included)."""
+        return self._data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        return self._data.__dlpack_device__()
+
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
