@@ -98,17 +98,18 @@ class ModuleList(Module):
 class Sequential(ModuleList):
     """Modules applied in order; built from modules or an ``OrderedDict`` of named ones.
 
-    A slice is a ``Sequential`` of the same modules; ``del`` renumbers, as in PyTorch.
+    A slice is a ``Sequential`` of the same modules under the same names; ``del`` renumbers,
+    as in PyTorch.
 
     >>> import lucid
     >>> import lucid.nn as nn
     >>> model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
     >>> model(lucid.ones(2, 3)).shape, list(model.state_dict())[:2]
     ((2, 1), ['0.weight', '0.bias'])
-    >>> model[:2]
+    >>> model[1:]
     Sequential(
-      (0): Linear(in_features=3, out_features=4, bias=True)
       (1): ReLU()
+      (2): Linear(in_features=4, out_features=1, bias=True)
     )
     """
 

@@ -19,7 +19,6 @@ class MSELoss(Module):
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        F._check_reduction(reduction)
         self.reduction = reduction
 
     def forward(self, input: Any, target: Any) -> Any:
@@ -45,7 +44,6 @@ class CrossEntropyLoss(Module):
     def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0) -> None:
         super().__init__()
-        F._check_reduction(reduction)
         self.register_buffer("weight", weight)
         self.ignore_index, self.reduction = ignore_index, reduction
         self.label_smoothing = label_smoothing

@@ -134,9 +134,11 @@ class Module:
     # order, so an optimiser never steps a shared layer twice; state_dict lists every name.
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        seen: set[int] = set()
         for name in self._module_names:
             module = getattr(self, name)
-            if module is not None:
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
                 yield name, module
 
     def children(self) -> Iterator[Module]:
@@ -269,14 +271,19 @@ class Module:
     # -- state dict ---------------------------------------------------------------------------
 
     def _state(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
-        """Parameters then buffers of each module, depth first: PyTorch's state-dict order."""
+        """Parameters then buffers of each module, depth first: PyTorch's state-dict order.
+
+        Not deduplicated: a shared layer appears under each of its names, as in PyTorch.
+        """
         for kind in ("_parameter_names", "_buffer_names"):
             for name in getattr(self, kind):
                 value = getattr(self, name)
                 if value is not None:
                     yield prefix + name, value
-        for child_name, child in self.named_children():
-            yield from child._state(f"{prefix}{child_name}.")
+        for child_name in self._module_names:
+            child = getattr(self, child_name)
+            if child is not None:
+                yield from child._state(f"{prefix}{child_name}.")
 
     def state_dict(self) -> OrderedDict[str, Tensor]:
         """A snapshot of parameters and buffers: detached tensors keyed like PyTorch's."""

@@ -81,9 +81,9 @@ def _pad_kernel(widths: tuple, mode: str) -> Callable:
 def pad_widths(pad: tuple[int, ...], ndim: int) -> tuple[tuple[int, int], ...]:
     """PyTorch's flat ``pad`` (last axis first, ``(left, right, top, bottom, ...)``) as pairs."""
     if len(pad) % 2:
-        raise ValueError(f"Padding length must be divisible by 2, got {len(pad)}: {pad}")
+        raise RuntimeError(f"Padding length must be divisible by 2, got {len(pad)}: {pad}")
     if len(pad) // 2 > ndim:
-        raise ValueError("Padding length should be less than or equal to two times the input "
+        raise RuntimeError("Padding length should be less than or equal to two times the input "
                          f"dimension but got padding length {len(pad)} and input of dimension "
                          f"{ndim}")
     pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -36,9 +37,10 @@ def _pointwise_kernel(kind: str, reduction: str) -> Callable:
 def _pointwise(kind: str, input: Any, target: Any, reduction: str) -> Any:
     _check_reduction(reduction)
     if tuple(target.shape) != tuple(input.shape):
-        raise ValueError(f"Using a target size ({tuple(target.shape)}) that is different to the "
-                         f"input size ({tuple(input.shape)}) is not supported; reshape or "
-                         "broadcast the target first")
+        warnings.warn(f"Using a target size ({tuple(target.shape)}) that is different to the "
+                      f"input size ({tuple(input.shape)}). This will likely lead to incorrect "
+                      "results due to broadcasting. Please ensure they have the same size.",
+                      stacklevel=3)
     return apply(_pointwise_kernel(kind, reduction), input, target)[0]
 
 
@@ -111,7 +113,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
     """
     _check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     probabilities = jnp.issubdtype(jnp.result_type(target.dtype), jnp.floating)
     kernel = _cross_entropy_kernel(reduction, int(ignore_index), float(label_smoothing),
                                    weight is not None, bool(probabilities))
