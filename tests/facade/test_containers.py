@@ -76,7 +76,7 @@ def test_apply_visits_children_first_and_returns_self():
     for lib in (lucid, torch):
         model = build(lib)
         seen = []
-        assert model.apply(lambda m: seen.append(type(m).__name__)) is model
+        assert model.apply(lambda m, seen=seen: seen.append(type(m).__name__)) is model
         assert seen == ["Linear", "ReLU", "Linear", "Tanh", "Sequential"]
 
 

@@ -173,9 +173,8 @@ ERRORS = [
      "padding length 4 and input of dimension 1"),
     (lambda lib: lib.nn.MSELoss(reduction="avg")(lib.ones(2), lib.ones(2)), ValueError,
      "avg is not a valid value for reduction"),
-    (lambda lib: lib.nn.functional.cross_entropy(lib.ones(2, 3), lib.zeros(2).long()
-                                                 if lib is torch else lib.zeros(2, dtype=lucid.int32),
-                                                 label_smoothing=1.5), RuntimeError,
+    (lambda lib: lib.nn.functional.cross_entropy(
+        lib.ones(2, 3), lib.zeros(2, dtype=lib.int32), label_smoothing=1.5), RuntimeError,
      "label_smoothing must be between 0.0 and 1.0. Got: 1.5"),
 ]
 
