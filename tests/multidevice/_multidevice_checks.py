@@ -74,7 +74,8 @@ def oracle_grad(x, ct, eps=1e-5, channel_axis=1, mask=None, weight=None):
 
     With ``y = (x - mu) * r * w``, ``r = (var + eps)^-1/2`` and statistics over the masked
     elements ``m`` (count ``n``): ``dx = r*g - m*r*sum(g)/n - m*(x - mu)*r^3*sum(g*(x - mu))/n``
-    where ``g = ct * w`` and the sums run over every element of the instance.
+    where ``g = ct * w`` and the sums run over every element of the instance. A fully masked
+    instance normalises to 0, so its gradient is 0.
     """
     x = np.asarray(x, np.float64)
     g = np.asarray(ct, np.float64)
@@ -85,8 +86,9 @@ def oracle_grad(x, ct, eps=1e-5, channel_axis=1, mask=None, weight=None):
         g = g * oracle.broadcast_param(weight, x, channels)
     mean, var = oracle.moments(x, channel_axis, mask)
     m = np.ones_like(x) if mask is None else np.broadcast_to(np.asarray(mask, bool), x.shape)
-    n = np.maximum(m.sum(axes, keepdims=True), 1)
-    r = 1.0 / np.sqrt(var + eps)
+    count = m.sum(axes, keepdims=True)
+    n = np.maximum(count, 1)
+    r = np.where(count > 0, 1.0 / np.sqrt(var + eps), 0)  # a fully masked instance: y = 0
     centred = x - mean
     return (r * g - m * r * g.sum(axes, keepdims=True) / n
             - m * centred * r**3 * (g * centred).sum(axes, keepdims=True) / n)
