@@ -127,14 +127,28 @@ def test_attributes_defaults_and_dtype():
 
 @pytest.mark.parametrize("affine", [False, True])
 @pytest.mark.parametrize("track", [False, True])
-def test_repr_and_state_dict_keys_match_torch(affine, track):
-    module, reference = modules(2, 16, affine=affine, track_running_stats=track)
-    assert repr(module) == (f"InstanceNorm2d(16, eps=1e-05, momentum=0.1, affine={affine}, "
-                            f"track_running_stats={track})")
+@pytest.mark.parametrize("bias", [True, False])
+def test_repr_and_state_dict_keys_match_torch(affine, track, bias):
+    module, reference = modules(2, 16, affine=affine, track_running_stats=track, bias=bias)
+    assert repr(module) == repr(reference)
     assert list(module.state_dict()) == list(reference.state_dict())
     assert [n for n, _ in module.named_buffers()] == [n for n, _ in reference.named_buffers()]
     assert [n for n, _ in module.named_parameters()] == [
         n for n, _ in reference.named_parameters()]
+
+
+def test_reset_running_stats_and_parameters_like_torch(rng):
+    module, reference = modules(2, affine=True, track_running_stats=True)
+    x_np = rng.standard_normal((2, 3, 4, 4)).astype(np.float32) + 2
+    module(lucid.tensor(x_np)), reference(torch.tensor(x_np))
+    module.weight.data = module.weight.data * 3
+    reference.weight.data *= 3
+    module.reset_running_stats(), reference.reset_running_stats()
+    assert_same_state(module, reference)
+    assert module.weight.tolist() == [3.0] * 3
+    module.reset_parameters(), reference.reset_parameters()
+    assert_same_state(module, reference)
+    assert module.weight.requires_grad and module.weight.is_leaf
 
 
 @pytest.mark.parametrize("source", ["torch", "numpy", "jax", "lucid"])
