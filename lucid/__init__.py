@@ -21,6 +21,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from lucid import nn, optim  # noqa: I001  (the subpackages after the names they re-export)
+from lucid._autograd import enable_compilation_cache
 from lucid._creation import manual_seed, ones, rand, randn, tensor, zeros
 from lucid._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from lucid._tensor import Tensor
@@ -36,6 +37,7 @@ bool_ = jnp.bool_
 
 __all__ = [
     "Tensor", "tensor", "randn", "rand", "zeros", "ones", "manual_seed", "nn", "optim",
-    "save", "load",    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "save", "load", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "enable_compilation_cache",
     "float16", "bfloat16", "float32", "float64", "int32", "int64", "bool_",
 ]

@@ -105,6 +105,18 @@ def apply(fn: Callable, *args: Any) -> tuple[Tensor, Any]:
     return result, aux
 
 
+def enable_compilation_cache(directory: str) -> None:
+    """Opt in to JAX's persistent compilation cache in ``directory``.
+
+    Every kernel compiled from then on is also written there, and a later process that opts
+    in with the same directory loads it instead of compiling: its first training step pays
+    (almost) no compile time. This sets JAX's own options (``jax_compilation_cache_dir``,
+    with no minimum compile time), so it affects all of JAX in this process.
+    """
+    jax.config.update("jax_compilation_cache_dir", str(directory))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
 def _no_aux(op: Callable) -> Callable:
     """``op`` as a kernel function: arrays -> ``(op(*arrays), None)``."""
     return functools.wraps(op)(lambda *arrays: (op(*arrays), None))
