@@ -33,7 +33,7 @@ def test_nested_registry_names_order_and_repr():
                                         "norm.running_mean", "norm.running_var",
                                         "norm.num_batches_tracked"]
     assert repr(block) == ("Block(\n  (norm): InstanceNorm1d(3, eps=1e-05, momentum=0.1, "
-                           "affine=True, track_running_stats=True)\n)")
+                           "affine=True, bias=True, track_running_stats=True)\n)")
 
 
 def test_train_eval_return_self_and_recurse():
