@@ -26,7 +26,8 @@ def test_every_fenced_block_is_tagged():
     assert all(tag in ("python", "sh", "text") for tag in openings), openings
 
 
-def test_readme_python_examples_run():
+def test_readme_python_examples_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the facade example saves a checkpoint
     blocks = _python_blocks()
     assert len(blocks) >= 3
     namespaces = [_run(block) for block in blocks]

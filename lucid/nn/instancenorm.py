@@ -13,7 +13,9 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from lucid._tensor import Tensor, _as_array, check_dtype, resolve_device
+from lucid._autograd import _as_array
+from lucid._grad_mode import no_grad
+from lucid._tensor import Tensor, check_dtype, resolve_device
 from lucid.nn.functional import normalize
 from lucid.nn.module import Module, Parameter
 
@@ -25,9 +27,10 @@ class _InstanceNormBase(Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = False, track_running_stats: bool = False, device: Any = None,
-                 dtype: Any = None) -> None:
+                 dtype: Any = None, *, bias: bool = True) -> None:
         super().__init__()
         self.num_features = num_features
+        self._use_bias = bias
         self.eps = eps
         self.momentum = momentum
         self.affine = affine
@@ -42,7 +45,8 @@ class _InstanceNormBase(Module):
         """Parameters at ``weight = 1, bias = 0``; running statistics at ``mean 0, var 1``."""
         if self.affine:
             self.register_parameter("weight", Parameter(self._per_channel(1.0)))
-            self.register_parameter("bias", Parameter(self._per_channel(0.0)))
+            self.register_parameter("bias", Parameter(self._per_channel(0.0))
+                                    if self._use_bias else None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -93,7 +97,25 @@ class _InstanceNormBase(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
+
+    def reset_running_stats(self) -> None:
+        """Running statistics back to ``mean 0, var 1`` and ``num_batches_tracked`` to 0."""
+        if self.track_running_stats:
+            with no_grad():
+                self.running_mean.zero_()
+                self.running_var.fill_(1.0)
+                self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        """Running statistics reset, ``weight`` to 1 and ``bias`` to 0."""
+        self.reset_running_stats()
+        with no_grad():
+            if self.weight is not None:
+                self.weight.fill_(1.0)
+            if self.bias is not None:
+                self.bias.zero_()
 
 
 _DOC = """Instance normalisation of {rank}-D input ``{shape}`` (or unbatched ``{unbatched}``).
@@ -112,6 +134,8 @@ Args:
     in training mode with each batch's average instance mean and *unbiased* variance, and
     used instead of the input's statistics in eval mode. Default False.
   device, dtype: where and in which dtype parameters and buffers live.
+  bias: (keyword only, PyTorch 2.13's) with ``affine=True``, whether to learn ``bias`` too.
+    Default True.
 
 Attributes ``weight``/``bias`` and ``running_mean``/``running_var`` are ``None`` when switched
 off; ``num_batches_tracked`` is kept for PyTorch's state-dict keys and, as in PyTorch's
@@ -124,7 +148,8 @@ InstanceNorm, never incremented.
 >>> norm(x).shape
 {example_shape}
 >>> nn.{name}({example_channels}, affine=True, track_running_stats=True)
-{name}({example_channels}, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+{name}({example_channels}, eps=1e-05, momentum=0.1, affine=True, bias=True,
+    track_running_stats=True)
 """
 
 
@@ -182,15 +207,16 @@ class _LazyInstanceNorm(_InstanceNormBase):
     >>> lazy = nn.LazyInstanceNorm2d(affine=True)
     >>> _ = lazy.load_state_dict({"weight": lucid.ones(5), "bias": lucid.zeros(5)})
     >>> lazy
-    InstanceNorm2d(5, eps=1e-05, momentum=0.1, affine=True, track_running_stats=False)
+    InstanceNorm2d(5, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=False)
     """
 
     cls_to_become: type[_InstanceNormBase]
 
     def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
                  track_running_stats: bool = False, device: Any = None,
-                 dtype: Any = None) -> None:
-        super().__init__(0, eps, momentum, affine, track_running_stats, device, dtype)
+                 dtype: Any = None, *, bias: bool = True) -> None:
+        super().__init__(0, eps, momentum, affine, track_running_stats, device, dtype,
+                         bias=bias)
 
     def _materialize(self, num_features: int) -> Callable[[], None]:
         """Create the state for ``num_features`` and become the eager class; returns the undo."""
