@@ -1,9 +1,10 @@
-# The README's two commands. Each creates .venv with the first python3 >= 3.11 it finds.
+# The README's two commands (demo, test), and bench, notebooks, docs.
+# Each creates .venv with the first python3 >= 3.11 it finds.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench notebooks docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,5 +23,15 @@ bench: $(PY)
 	$(PY) -m pip install --quiet -e ".[test]"
 	$(PY) benchmarks/run.py --markdown benchmarks/RESULTS.md --readme
 
+# Re-execute every notebook in place (stored with outputs) and strip volatile metadata.
+notebooks: $(PY)
+	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) tools/notebooks.py
+
+# The API reference and the notebooks as pages, into docs/_build/html; warnings are errors.
+docs: $(PY)
+	$(PY) -m pip install --quiet -e ".[docs]"
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis build dist docs/_build *.egg-info

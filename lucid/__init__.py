@@ -23,6 +23,7 @@ import jax.numpy as jnp
 
 from lucid._tensor import Tensor, check_dtype, no_grad
 from lucid._tensor import _shape_args as _shape
+from lucid_jax import __version__  # one version for the distribution and both packages
 
 float16 = jnp.float16
 bfloat16 = jnp.bfloat16
@@ -90,5 +91,5 @@ from lucid import nn  # noqa: E402  (after the names lucid.nn imports from here)
 
 __all__ = [
     "Tensor", "tensor", "randn", "zeros", "ones", "manual_seed", "no_grad", "nn",
-    "float16", "bfloat16", "float32", "float64", "int32", "int64", "bool_",
+    "float16", "bfloat16", "float32", "float64", "int32", "int64", "bool_", "__version__",
 ]

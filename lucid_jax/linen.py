@@ -38,7 +38,9 @@ class InstanceNorm(nn.Module):
     ``use_running_average`` is merged from the field and the ``__call__`` argument as in
     ``flax.linen.BatchNorm``.
 
-    Attributes beyond Flax's InstanceNorm:
+    The attributes beyond Flax's InstanceNorm:
+
+    Attributes:
       track_running_stats: keep running statistics in ``batch_stats`` (PyTorch's
         ``track_running_stats``).
       use_running_average: normalise with the running statistics (evaluation).

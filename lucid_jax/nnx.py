@@ -33,7 +33,9 @@ class InstanceNorm(nnx.Module):
     tracking, ``eval()`` changes nothing (PyTorch's rule: no running statistics, input
     statistics), but asking for running statistics explicitly is a ``ValueError``.
 
-    Args beyond Flax's InstanceNorm:
+    The arguments beyond Flax's InstanceNorm:
+
+    Args:
       track_running_stats: keep running statistics (PyTorch's ``track_running_stats``).
       use_running_average: normalise with the running statistics (evaluation).
       momentum: Flax's convention, the weight of the *old* value: PyTorch's 0.1 is 0.9.
