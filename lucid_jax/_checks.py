@@ -202,3 +202,78 @@ def check_axis_name(axis_name: AxisName, argument: str = "axis_name") -> None:
                 f"{argument}={name!r} is not bound here: call inside jax.shard_map "
                 f"(or pmap/vmap) over a mesh axis named {name!r}, or pass {argument}=None"
             ) from None
+
+
+def check_alpha(alpha: Any) -> Any:
+    """AdaIN's ``alpha``: a real scalar in [0, 1], as a Python float (one compiled kernel for
+    every value); ``None`` when it is exactly 1 (no blend).
+
+    A traced ``alpha`` (under ``jit``, ``grad`` or ``vmap``) cannot be checked and is returned
+    as is.
+    """
+    try:
+        dtype = None if isinstance(alpha, bool | str) else jnp.result_type(alpha)
+    except TypeError:
+        dtype = None
+    if dtype is None or jnp.ndim(alpha) != 0 or not (jnp.issubdtype(dtype, jnp.floating)
+                                                     or jnp.issubdtype(dtype, jnp.integer)):
+        raise ValueError(
+            f"alpha must be a real scalar in [0, 1] (1 = full style, 0 = the content), "
+            f"got {alpha!r}"
+        )
+    try:
+        value = float(np.asarray(alpha))
+    except jax.errors.TracerArrayConversionError:
+        return alpha
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(
+            f"alpha must be in [0, 1] (1 = full style, 0 = the content), got {value}; "
+            "it blends alpha * adain(content, style) + (1 - alpha) * content"
+        )
+    return None if value == 1.0 else value
+
+
+def check_adain(content: jax.Array, style: jax.Array,
+                channel_axis: int | Sequence[int]) -> tuple[int, ...]:
+    """``content`` and ``style`` share a layout: rank, channels; style batch 1 or content's.
+
+    Returns the channel axes.
+    """
+    several = isinstance(channel_axis, Sequence) and not isinstance(channel_axis, str)
+    rank = 2 + (len(channel_axis) if several else 1)
+    for name, x in (("content", content), ("style", style)):
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            raise ValueError(
+                f"adain expects a floating-point {name}, got dtype {x.dtype}; cast it first, "
+                f"e.g. {name}.astype(jnp.float32)"
+            )
+        if x.ndim < rank:
+            raise ValueError(
+                f"adain expects {name} of rank >= {rank}: a batch axis (axis 0), the channel "
+                f"axis (channel_axis={channel_axis!r}) and spatial axes; got {name} of shape "
+                f"{tuple(x.shape)} (rank {x.ndim}). A single unbatched image needs its batch "
+                f"axis: {name}[None]"
+            )
+    if content.ndim != style.ndim:
+        raise ValueError(
+            f"adain expects content and style laid out alike (the same rank), got content "
+            f"{tuple(content.shape)} (rank {content.ndim}) and style {tuple(style.shape)} "
+            f"(rank {style.ndim}); if one is a single unbatched image, add its batch axis "
+            "with [None]"
+        )
+    channels = channel_axes(content.ndim, channel_axis)
+    content_c, style_c = feature_shape(content, channels), feature_shape(style, channels)
+    if content_c != style_c:
+        raise ValueError(
+            f"adain needs the same channels in content and style on channel_axis "
+            f"{channel_axis!r}, got {content_c} for content {tuple(content.shape)} and "
+            f"{style_c} for style {tuple(style.shape)}; are both laid out alike "
+            "(channel_axis=1 for NCHW, -1 for NHWC)?"
+        )
+    if style.shape[0] not in (1, content.shape[0]):
+        raise ValueError(
+            f"adain needs a style batch (axis 0) of {content.shape[0]}, like the content, "
+            f"or 1 (one style for every content image), got {style.shape[0]}: content "
+            f"{tuple(content.shape)}, style {tuple(style.shape)}"
+        )
+    return channels

@@ -15,7 +15,6 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from lucid_jax import _checks
 from lucid_jax._checks import AxisName
@@ -262,14 +261,19 @@ def _update_running_stats(x, running_mean, running_var, mask, *, momentum, chann
             blend(running_var, unbiased_var))
 
 
-def adain(content, style, eps: float = 1e-5, *, channel_axis: ChannelAxis = 1,
+def adain(content, style, eps: float = 1e-5, *, alpha=1.0, channel_axis: ChannelAxis = 1,
           content_mask=None, style_mask=None, axis_name: AxisName = None) -> jax.Array:
     """Adaptive instance normalisation (Huang & Belongie, 2017).
 
     ``content`` is instance-normalised, then scaled by the style's per-instance standard
     deviation ``sqrt(var + eps)`` (biased variance) and shifted by its per-instance mean: the
-    per-sample ``(N, C)`` affine of :func:`instance_norm`. ``style`` needs the same batch and
-    channel sizes; its spatial size may differ.
+    per-sample ``(N, C)`` affine of :func:`instance_norm`. ``style`` has the content's layout
+    and channels; its spatial size may differ. Its batch is the content's, or 1: one style for
+    every content image, applied as a ``(C,)`` affine (nothing is tiled).
+
+    ``alpha`` in [0, 1] trades style for content, as at inference in the paper:
+    ``alpha * adain(content, style) + (1 - alpha) * content``. A traced ``alpha`` (to
+    differentiate or ``vmap`` over it) is not range-checked.
 
     >>> import jax, jax.numpy as jnp
     >>> from lucid_jax import adain, instance_moments
@@ -278,17 +282,32 @@ def adain(content, style, eps: float = 1e-5, *, channel_axis: ChannelAxis = 1,
     >>> out = adain(content, style)
     >>> bool(jnp.allclose(instance_moments(out)[0], instance_moments(style)[0], atol=1e-4))
     True
+
+    One style for the whole batch, half strength:
+
+    >>> adain(content, style[:1], alpha=0.5).shape
+    (2, 3, 16, 16)
     """
     _checks.check_eps(eps)
+    alpha = _checks.check_alpha(alpha)
+    channel_axis, axis_name = _static(channel_axis, axis_name)
+    return _adain(content, style, content_mask, style_mask, alpha, eps=float(eps),
+                  channel_axis=channel_axis, axis_name=axis_name)
+
+
+@partial(jax.jit, static_argnames=("eps", "channel_axis", "axis_name"))
+def _adain(content, style, content_mask, style_mask, alpha, *, eps, channel_axis, axis_name):
+    content, style = jnp.asarray(content), jnp.asarray(style)
+    _checks.check_adain(content, style, channel_axis)
     style_mean, style_var = instance_moments(style, channel_axis=channel_axis, mask=style_mask,
                                              axis_name=axis_name)
-    content = jnp.asarray(content)
-    channels = _checks.channel_axes(content.ndim, channel_axis)
-    expected = (content.shape[0], *_checks.feature_shape(content, channels))
-    if style_mean.shape != expected:
-        raise ValueError(
-            f"adain needs content and style with the same batch and channel sizes, got "
-            f"content {tuple(content.shape)} and style {tuple(np.shape(style))}"
-        )
-    return instance_norm(content, weight=jnp.sqrt(style_var + eps), bias=style_mean, eps=eps,
-                         channel_axis=channel_axis, mask=content_mask, axis_name=axis_name)
+    style_std = jnp.sqrt(style_var + eps)
+    if style.shape[0] != content.shape[0]:  # one style for every content image
+        style_mean, style_std = style_mean[0], style_std[0]
+    y = instance_norm(content, weight=style_std, bias=style_mean, eps=eps,
+                      channel_axis=channel_axis, mask=content_mask, axis_name=axis_name)
+    if alpha is None:
+        return y
+    dtype = compute_dtype(content.dtype)
+    alpha = jnp.asarray(alpha, dtype)
+    return (alpha * y.astype(dtype) + (1 - alpha) * content.astype(dtype)).astype(content.dtype)

@@ -22,6 +22,7 @@ from flax.typing import Axes, Dtype, Initializer
 from jax.nn import initializers
 
 from lucid_jax import _flax_common
+from lucid_jax._linen_style import AdaIN, ConditionalInstanceNorm  # noqa: F401 (re-export)
 
 
 class InstanceNorm(nn.Module):

@@ -19,6 +19,7 @@ from flax.typing import Axes, Dtype, Initializer
 from jax.nn import initializers
 
 from lucid_jax import _flax_common
+from lucid_jax._nnx_style import AdaIN, ConditionalInstanceNorm  # noqa: F401 (re-export)
 
 
 class InstanceNorm(nnx.Module):

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from lucid_jax.reference import broadcast_param, instance_norm, moments, update_running_stats
+from lucid_jax.reference import adain, broadcast_param, instance_norm, moments, update_running_stats
 
-__all__ = ["TOLERANCE", "broadcast_param", "assert_close", "instance_norm", "moments", "tolerance",
-           "update_running_stats"]
+__all__ = ["TOLERANCE", "adain", "broadcast_param", "assert_close", "instance_norm", "moments",
+           "tolerance", "update_running_stats"]
 
 # (rtol, atol) per input dtype name, for outputs of order 1 (normalised values, gradients).
 TOLERANCE = {

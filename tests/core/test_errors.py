@@ -153,6 +153,7 @@ def test_errors_raise_under_jit_too():
 
 
 def test_adain_with_mismatched_style():
-    with pytest.raises(ValueError, match=r"same batch and channel sizes, got content \(2, 3, 4\) "
-                                         r"and style \(2, 5, 4\)"):
+    with pytest.raises(ValueError, match=r"same channels in content and style on channel_axis 1, "
+                                         r"got \(3,\) for content \(2, 3, 4\) and \(5,\) for "
+                                         r"style \(2, 5, 4\); are both laid out alike"):
         lucid_jax.adain(X, np.ones((2, 5, 4), np.float32))
