@@ -1,4 +1,10 @@
-"""PyTorch / lucid InstanceNorm checkpoints <-> Flax variables, momentum and layout conversion.
+"""PyTorch / lucid checkpoints <-> Flax variables, momentum and layout conversion.
+
+Whole models: :func:`torch_to_nnx` / :func:`nnx_to_torch` (an NNX model, loaded in place and
+atomically) and :func:`torch_to_linen` / :func:`linen_to_torch` (Linen variables) convert
+every Conv, ConvTranspose, Linear and normalisation layer of a model, keyed by module path
+(``down.0.conv.weight`` is ``model.down[0].conv.kernel`` / ``params['down_0']['conv']['kernel']``);
+see ``docs/porting-pytorch.md``. The functions below convert one InstanceNorm layer.
 
 A PyTorch (or lucid) ``InstanceNorm{1,2,3}d`` state_dict holds ``weight``, ``bias`` (when
 ``affine=True``), ``running_mean``, ``running_var`` and ``num_batches_tracked`` (when
@@ -28,14 +34,30 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
-_PARAMS = (("weight", "scale"), ("bias", "bias"))
-_STATS = (("running_mean", "mean"), ("running_var", "var"))
-
+from lucid_jax._interop_common import (
+    COUNTER,
+    NORM_FLAX,
+    listing,
+    module_prefixes,
+    nearest,
+    nnx_path,
+    to_numpy,
+)
+from lucid_jax._interop_common import PARAMS as _PARAMS
+from lucid_jax._interop_common import STATS as _STATS
+from lucid_jax._interop_model import (
+    conv_transpose_padding,
+    linen_to_torch,
+    nnx_to_torch,
+    torch_to_linen,
+    torch_to_nnx,
+)
 
 # --------------------------------------------------------------------------------- momentum
 
@@ -109,16 +131,49 @@ def to_channels_first(x):
 
 # ------------------------------------------------------------------------------ state dicts
 
-def _numpy(value) -> np.ndarray:
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
-        value = value.detach().cpu().numpy()
-    return np.array(value, copy=True)
+def _norm_layer_prefixes(state_dict) -> list[str]:
+    """Prefixes of the normalisation layers: keys among weight, bias, running_mean,
+    running_var, num_batches_tracked, and a 1-D weight (a convolution's is not)."""
+    torch_names = {t for t, _ in _PARAMS + _STATS} | {COUNTER}
+    groups: dict[str, dict] = {}
+    for key in state_dict:
+        head, _, tail = str(key).rpartition(".")
+        groups.setdefault(head + "." if head else "", {})[tail] = key
+    return [p for p, names in groups.items()
+            if p and set(names) <= torch_names
+            and ("weight" not in names or np.ndim(state_dict[names["weight"]]) == 1)]
+
+
+def _select(state_dict, prefix: str) -> dict[str, Any]:
+    """One layer's keys under ``prefix`` (without it) -> the original keys; never empty."""
+    if not isinstance(prefix, str):
+        raise ValueError(f"prefix must be a str such as 'norm1.', got {prefix!r}")
+    if len(state_dict) == 0:
+        raise ValueError("the state_dict is empty: there is nothing to convert")
+    keys = {str(k)[len(prefix):]: k for k in state_dict if str(k).startswith(prefix)}
+    if not keys:
+        prefixes = module_prefixes(state_dict)
+        raise ValueError(
+            f"no state_dict key starts with prefix={prefix!r}{nearest(prefix, prefixes)}; the "
+            f"state_dict's layer prefixes are {listing(prefixes)}"
+        )
+    nested = [prefix + k for k in keys if "." in k]
+    if nested:
+        layers = [p for p in _norm_layer_prefixes(state_dict) if p.startswith(prefix)]
+        where = f" under prefix={prefix!r}" if prefix else ""
+        raise ValueError(
+            f"the state_dict{where} holds a whole model's state (keys such as "
+            f"{listing(nested, 3)}), not one InstanceNorm layer's: pass prefix= one of its "
+            f"normalisation layers {listing(layers)} to convert one layer, or convert the whole "
+            "model with interop.torch_to_nnx / interop.torch_to_linen"
+        )
+    return keys
 
 
 def _split(state_dict, prefix: str) -> tuple[dict, dict]:
     """The params and batch_stats (Flax names, numpy values) held under ``prefix``."""
-    keys = {k[len(prefix):]: k for k in state_dict if str(k).startswith(prefix)}
-    known = {torch for torch, _ in _PARAMS + _STATS} | {"num_batches_tracked"}
+    keys = _select(state_dict, prefix)
+    known = {torch for torch, _ in _PARAMS + _STATS} | {COUNTER}
     unknown = sorted(k for k in keys if k not in known)
     if unknown:
         raise ValueError(
@@ -134,9 +189,14 @@ def _split(state_dict, prefix: str) -> tuple[dict, dict]:
                 f"state_dict has {prefix + present[0]!r} but not {prefix + missing!r}; "
                 "an InstanceNorm holds both or neither"
             )
-        groups.append({flax: _numpy(state_dict[keys[torch]]) for torch, flax in pairs
+        groups.append({flax: to_numpy(state_dict[keys[torch]]) for torch, flax in pairs
                        if torch in keys})
     params, stats = groups
+    if not params and not stats:
+        raise ValueError(
+            f"the state_dict{f' under prefix={prefix!r}' if prefix else ''} holds only "
+            f"{[prefix + k for k in keys]}: no weight, bias, running_mean or running_var to convert"
+        )
     shapes = {np.shape(v) for v in (*params.values(), *stats.values())}
     if len(shapes) > 1:
         raise ValueError(f"InstanceNorm state_dict entries have different shapes {sorted(shapes)}")
@@ -147,7 +207,9 @@ def state_dict_to_linen(state_dict, *, prefix: str = "") -> dict:
     """Linen variables ``{'params': {scale, bias}, 'batch_stats': {mean, var}}`` from a state_dict.
 
     Collections the state_dict has no entries for (``affine=False``, no tracking) are left
-    out. ``prefix`` selects one layer of a whole model's state_dict (e.g. ``"norm1."``).
+    out. ``prefix`` selects one layer of a whole model's state_dict (e.g. ``"norm1."``); a
+    prefix that selects nothing, or a whole model's state_dict without one, is a ValueError
+    listing the layer prefixes there are. For a whole model, see :func:`torch_to_linen`.
     """
     import jax.numpy as jnp
 
@@ -165,28 +227,119 @@ def _to_state_dict(params: dict, stats: dict, num_batches_tracked, as_torch: boo
     out = {}
     for torch_name, flax_name in _PARAMS:
         if flax_name in params:
-            out[torch_name] = _numpy(params[flax_name])
+            out[torch_name] = to_numpy(params[flax_name])
     if stats:
         for torch_name, flax_name in _STATS:
-            out[torch_name] = _numpy(stats[flax_name])
-        out["num_batches_tracked"] = np.array(num_batches_tracked, np.int64)
+            out[torch_name] = to_numpy(stats[flax_name])
+        out[COUNTER] = np.array(num_batches_tracked, np.int64)
     if as_torch:
         import torch
         out = {k: torch.from_numpy(v) for k, v in out.items()}
     return {prefix + k: v for k, v in out.items()}
 
 
+def _linen_layer_paths(tree, path=()) -> list[str]:
+    """``'a/b'`` paths of the sub-dicts of a variables collection that are normalisation
+    layers: their arrays are among scale, bias, mean, var."""
+    leaves = {k for k, v in tree.items() if not isinstance(v, Mapping)}
+    found = ["/".join(path)] if path and leaves and leaves <= NORM_FLAX else []
+    for k, v in tree.items():
+        if isinstance(v, Mapping):
+            found += _linen_layer_paths(v, (*path, str(k)))
+    return found
+
+
+def _linen_layer(variables) -> tuple[dict, dict]:
+    """One Linen InstanceNorm's ``params`` and ``batch_stats``, checked; never empty."""
+    if not isinstance(variables, Mapping):
+        raise ValueError(f"expected Linen variables (a dict of collections), got "
+                         f"{type(variables).__name__}")
+    other = sorted(str(k) for k in variables if k not in ("params", "batch_stats"))
+    if other:
+        raise ValueError(
+            f"expected Linen variables {{'params': ..., 'batch_stats': ...}}, got the keys "
+            f"{other}; wrap one layer's parameters as {{'params': {{'scale': ..., 'bias': ...}}}}"
+        )
+    collections = {c: dict(variables[c]) for c in ("params", "batch_stats") if c in variables}
+    nested = {c: [k for k, v in tree.items() if isinstance(v, Mapping)]
+              for c, tree in collections.items()}
+    if any(nested.values()):
+        layers = _linen_layer_paths(collections.get("params", {})) + _linen_layer_paths(
+            collections.get("batch_stats", {}))
+        example = layers[0].split("/") if layers else ["<layer>"]
+        pick = "".join(f"[{k!r}]" for k in example)
+        raise ValueError(
+            f"the variables hold a whole model's tree (submodules "
+            f"{listing([k for ks in nested.values() for k in ks])}), not one InstanceNorm "
+            f"layer's; its normalisation layers are {listing(layers)}: pass one, e.g. "
+            f"{{'params': variables['params']{pick}, 'batch_stats': "
+            f"variables['batch_stats']{pick}}}, or convert the whole model with "
+            "interop.linen_to_torch"
+        )
+    for collection, allowed in (("params", ("scale", "bias")), ("batch_stats", ("mean", "var"))):
+        extra = sorted(str(k) for k in collections.get(collection, {}) if k not in allowed)
+        if extra:
+            raise ValueError(
+                f"unexpected InstanceNorm variables {collection}/{extra}; expected "
+                f"{collection} to hold {' and '.join(allowed)}"
+            )
+    params, stats = collections.get("params", {}), collections.get("batch_stats", {})
+    if not params and not stats:
+        raise ValueError("the variables hold no scale, bias, mean or var: nothing to convert")
+    if len(stats) == 1:
+        (held,) = stats
+        raise ValueError(
+            f"batch_stats holds {held!r} but not {'var' if held == 'mean' else 'mean'!r}; an "
+            "InstanceNorm with running statistics holds both"
+        )
+    return params, stats
+
+
 def linen_to_state_dict(variables, *, num_batches_tracked: int = 0, as_torch: bool = False,
                         prefix: str = "") -> dict:
-    """A PyTorch-style state_dict (numpy arrays, or torch tensors with ``as_torch``) from
-    Linen variables (the layer's own, e.g. ``variables['params']['norm']`` re-nested)."""
-    return _to_state_dict(dict(variables.get("params", {})),
-                          dict(variables.get("batch_stats", {})), num_batches_tracked,
-                          as_torch, prefix)
+    """A PyTorch-style state_dict (numpy arrays, or torch tensors with ``as_torch``) from one
+    Linen InstanceNorm's variables (``{'params': {scale, bias}, 'batch_stats': {mean, var}}``).
+
+    A whole model's variables are a ValueError naming its normalisation layers; for a whole
+    model, see :func:`linen_to_torch`.
+    """
+    params, stats = _linen_layer(variables)
+    return _to_state_dict(params, stats, num_batches_tracked, as_torch, prefix)
 
 
 def _nnx_variables(module) -> dict:
-    return {name: getattr(module, name, None) for name in ("scale", "bias", "mean", "var")}
+    """An NNX normalisation layer's ``scale``/``bias``/``mean``/``var`` variables (or ``None``).
+
+    A module that holds none of them is a ValueError; a whole model gets the paths of its
+    normalisation layers in the message.
+    """
+    from flax import nnx
+
+    if not isinstance(module, nnx.Module):
+        raise ValueError(f"expected an NNX InstanceNorm module, got {type(module).__name__}")
+    def own(sub) -> set:
+        return {k for k, v in vars(sub).items() if isinstance(v, nnx.Param | nnx.BatchStat)}
+
+    name = type(module).__name__
+    held = own(module)
+    if held and not held <= NORM_FLAX:
+        raise ValueError(
+            f"{name} holds {sorted(held - NORM_FLAX)}: it is not a normalisation layer (scale, "
+            "bias, mean, var); convert a whole model with interop.nnx_to_torch / "
+            "interop.torch_to_nnx"
+        )
+    if held:
+        return {k: getattr(module, k) if k in held else None
+                for k in ("scale", "bias", "mean", "var")}
+    layers = [nnx_path(path) for path, sub in nnx.iter_modules(module)
+              if path and own(sub) and own(sub) <= NORM_FLAX]
+    if layers:
+        raise ValueError(
+            f"{name} is a whole model, not one InstanceNorm layer: its normalisation layers are "
+            f"{listing(layers)}; pass one of them (e.g. {layers[0]}), or convert the whole "
+            "model with interop.nnx_to_torch / interop.torch_to_nnx"
+        )
+    raise ValueError(f"{name} holds no scale, bias, mean or var: it is not a normalisation layer")
 
 
 def load_state_dict_into_nnx(module, state_dict, *, prefix: str = ""):
@@ -195,13 +348,13 @@ def load_state_dict_into_nnx(module, state_dict, *, prefix: str = ""):
     The module must hold the same variables as the state_dict (``use_scale``/``use_bias`` for
     ``affine=True``, ``track_running_stats=True`` for running statistics) with the same shapes.
     Everything is checked and converted before anything is written: a load that raises leaves
-    the module exactly as it was.
+    the module exactly as it was. For a whole model, see :func:`torch_to_nnx`.
     """
     import jax.numpy as jnp
 
+    held = _nnx_variables(module)
     params, stats = _split(state_dict, prefix)
     values = {**params, **stats}
-    held = _nnx_variables(module)
     converted = {}
     for name, variable in held.items():
         if (variable is None) != (name not in values):
@@ -227,14 +380,24 @@ def load_state_dict_into_nnx(module, state_dict, *, prefix: str = ""):
 
 def nnx_to_state_dict(module, *, num_batches_tracked: int = 0, as_torch: bool = False,
                       prefix: str = "") -> dict:
-    """A PyTorch-style state_dict from an NNX InstanceNorm (numpy, or torch with ``as_torch``)."""
+    """A PyTorch-style state_dict from an NNX InstanceNorm (numpy, or torch with ``as_torch``).
+
+    A whole model is a ValueError naming its normalisation layers; for a whole model, see
+    :func:`nnx_to_torch`.
+    """
     held = {k: v[...] for k, v in _nnx_variables(module).items() if v is not None}
     params = {k: held[k] for k in ("scale", "bias") if k in held}
     stats = {k: held[k] for k in ("mean", "var") if k in held}
+    if len(stats) == 1:
+        raise ValueError(
+            f"{type(module).__name__} holds {next(iter(stats))!r} but not the other running "
+            "statistic; an InstanceNorm with running statistics holds mean and var"
+        )
     return _to_state_dict(params, stats, num_batches_tracked, as_torch, prefix)
 
 
 __all__ = [
     "flax_momentum", "torch_momentum", "to_channels_last", "to_channels_first",
     "state_dict_to_linen", "linen_to_state_dict", "load_state_dict_into_nnx", "nnx_to_state_dict",
+    "torch_to_nnx", "nnx_to_torch", "torch_to_linen", "linen_to_torch", "conv_transpose_padding",
 ]
