@@ -1,6 +1,9 @@
 """``lucid.nn``: modules, parameters and (in :mod:`lucid.nn.functional`) functions."""
 
-from lucid.nn import functional
+from lucid.nn import functional, init
+from lucid.nn.activation import LeakyReLU, ReLU, Sigmoid, Tanh
+from lucid.nn.container import ModuleList, Sequential
+from lucid.nn.conv import Conv1d, Conv2d, Conv3d
 from lucid.nn.instancenorm import (
     InstanceNorm1d,
     InstanceNorm2d,
@@ -9,10 +12,14 @@ from lucid.nn.instancenorm import (
     LazyInstanceNorm2d,
     LazyInstanceNorm3d,
 )
+from lucid.nn.linear import Flatten, Identity, Linear
+from lucid.nn.loss import CrossEntropyLoss, L1Loss, MSELoss
 from lucid.nn.module import Module, Parameter
 
 __all__ = [
-    "Module", "Parameter", "functional",
+    "Module", "Parameter", "functional", "init",
+    "Sequential", "ModuleList", "Identity", "Linear", "Flatten", "Conv1d", "Conv2d", "Conv3d",
+    "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "MSELoss", "L1Loss", "CrossEntropyLoss",
     "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
     "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
 ]

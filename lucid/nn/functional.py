@@ -1,7 +1,9 @@
-"""``lucid.nn.functional``: ``instance_norm`` and ``adain`` on lucid tensors.
+"""``lucid.nn.functional``: the functions behind the layers, on lucid tensors.
 
-Both call the core (:mod:`lucid_jax`) through one cached, jitted kernel per setting, so they
-are differentiable through the tape and never retrace for the same shapes and settings.
+``instance_norm`` and ``adain`` call the core (:mod:`lucid_jax`); activations, ``linear``,
+``pad``, convolutions and losses live in :mod:`lucid.nn._functional`. Each is one cached,
+jitted kernel per setting, differentiable through the tape, never retraced for the same
+shapes and settings.
 """
 
 from __future__ import annotations
@@ -13,7 +15,16 @@ from typing import Any
 import jax
 
 import lucid_jax
-from lucid._tensor import Tensor, apply
+from lucid._autograd import apply
+from lucid._tensor import Tensor
+from lucid.nn._functional.activation import leaky_relu, linear, pad, relu, sigmoid, tanh
+from lucid.nn._functional.conv import conv1d, conv2d, conv3d
+from lucid.nn._functional.loss import cross_entropy, l1_loss, mse_loss
+
+__all__ = [
+    "instance_norm", "adain", "relu", "leaky_relu", "tanh", "sigmoid", "linear", "pad",
+    "conv1d", "conv2d", "conv3d", "mse_loss", "l1_loss", "cross_entropy",
+]
 
 
 @functools.cache

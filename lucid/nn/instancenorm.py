@@ -13,7 +13,8 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from lucid._tensor import Tensor, _as_array, check_dtype, resolve_device
+from lucid._autograd import _as_array
+from lucid._tensor import Tensor, check_dtype, resolve_device
 from lucid.nn.functional import normalize
 from lucid.nn.module import Module, Parameter
 

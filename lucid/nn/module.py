@@ -12,9 +12,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
+import jax
 import jax.numpy as jnp
 
-from lucid._tensor import Tensor, _as_array
+from lucid._autograd import _as_array
+from lucid._tensor import Tensor, check_dtype, resolve_device
 
 
 class Parameter(Tensor):
@@ -104,39 +106,140 @@ class Module:
         self._add_name(self._buffer_names, name)
         setattr(self, name, tensor)
 
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register ``module`` (or ``None``) as the child ``name``, as PyTorch checks it."""
+        if not isinstance(module, Module) and module is not None:
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        if not isinstance(name, str):
+            raise TypeError(f"module name should be a string. Got {type(name).__name__}")
+        if hasattr(self, name) and name not in self._module_names:
+            raise KeyError(f"attribute '{name}' already exists")
+        if "." in name:
+            raise KeyError(f'module name can\'t contain ".", got: {name}')
+        if name == "":
+            raise KeyError('module name can\'t be empty string ""')
+        self._add_name(self._module_names, name)
+        object.__setattr__(self, name, module)
+
+    register_module = add_module
+
+    def __delattr__(self, name: str) -> None:
+        for names in (self._parameter_names, self._buffer_names, self._module_names):
+            if name in names:
+                names.remove(name)
+        object.__delattr__(self, name)
+
     # -- traversal ----------------------------------------------------------------------------
+    # Modules, parameters and buffers are visited once each (by identity) in registration
+    # order, so an optimiser never steps a shared layer twice; state_dict lists every name.
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        seen: set[int] = set()
         for name in self._module_names:
             module = getattr(self, name)
-            if module is not None:
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
                 yield name, module
 
     def children(self) -> Iterator[Module]:
         for _, module in self.named_children():
             yield module
 
-    def _named(self, kind: str, prefix: str) -> Iterator[tuple[str, Tensor]]:
-        for name in getattr(self, kind):
-            value = getattr(self, name)
-            if value is not None:
-                yield prefix + name, value
+    def named_modules(self, memo: set[int] | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """This module (named ``prefix``) and every sub-module, depth first, each once."""
+        memo = set() if memo is None else memo
+        if remove_duplicate and id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
         for child_name, child in self.named_children():
-            yield from child._named(kind, f"{prefix}{child_name}.")
+            yield from child.named_modules(memo, f"{prefix}.{child_name}" if prefix
+                                           else child_name, remove_duplicate)
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        yield from self._named("_parameter_names", prefix)
+    def modules(self) -> Iterator[Module]:
+        for _, module in self.named_modules():
+            yield module
 
-    def parameters(self) -> Iterator[Parameter]:
-        for _, param in self.named_parameters():
+    def get_submodule(self, target: str) -> Module:
+        """The sub-module at the dotted path ``target`` (``""`` is this module)."""
+        module = self
+        for part in target.split(".") if target else ():
+            child = getattr(module, part, None)
+            if part not in module._module_names or child is None:
+                raise AttributeError(f"{type(module).__name__} has no attribute `{part}`")
+            module = child
+        return module
+
+    def _named(self, kind: str, prefix: str, recurse: bool = True,
+               remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        seen: set[int] = set()
+        modules = (self.named_modules(prefix=prefix.rstrip("."),
+                                      remove_duplicate=remove_duplicate)
+                   if recurse else [(prefix.rstrip("."), self)])
+        for module_prefix, module in modules:
+            for name in getattr(module, kind):
+                value = getattr(module, name)
+                if value is None or (remove_duplicate and id(value) in seen):
+                    continue
+                seen.add(id(value))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        yield from self._named("_parameter_names", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
-        yield from self._named("_buffer_names", prefix)
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        yield from self._named("_buffer_names", prefix, recurse, remove_duplicate)
 
-    def buffers(self) -> Iterator[Tensor]:
-        for _, buffer in self.named_buffers():
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, buffer in self.named_buffers(recurse=recurse):
             yield buffer
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn`` on every sub-module (children first) and then on this one; returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # -- dtype --------------------------------------------------------------------------------
+
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Module:
+        """Move floating parameters and buffers to ``dtype`` and/or ``device`` in place.
+
+        The tensors keep their identities (an optimiser built before stays valid); integer
+        buffers keep their dtype, as in PyTorch.
+        """
+        for arg in args:
+            if isinstance(arg, str | jax.Device):
+                device = arg
+            else:
+                dtype = arg
+        check_dtype(dtype)
+        for tensor in (*self.parameters(), *self.buffers()):
+            floating = jnp.issubdtype(tensor.dtype, jnp.inexact)
+            moved = tensor.to(dtype=dtype if floating else None, device=device)
+            tensor._data = moved._data
+            if tensor.grad is not None:
+                grad = tensor.grad.astype(tensor.dtype)
+                tensor.grad = grad if device is None else jax.device_put(
+                    grad, resolve_device(device))
+        return self
+
+    def float(self) -> Module:
+        return self.to(jnp.float32)
+
+    def double(self) -> Module:
+        return self.to(jnp.float64)
+
+    def half(self) -> Module:
+        return self.to(jnp.float16)
 
     # -- modes and gradients ------------------------------------------------------------------
 
@@ -151,6 +254,12 @@ class Module:
         """Evaluation mode; returns self."""
         return self.train(False)
 
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` on every parameter (freeze with ``False``); returns self."""
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear accumulated gradients (to ``None``, or to zeros with ``set_to_none=False``)."""
         for param in self.parameters():
@@ -162,24 +271,23 @@ class Module:
     # -- state dict ---------------------------------------------------------------------------
 
     def _state(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
-        """Parameters then buffers of each module, depth first: PyTorch's state-dict order."""
+        """Parameters then buffers of each module, depth first: PyTorch's state-dict order.
+
+        Not deduplicated: a shared layer appears under each of its names, as in PyTorch.
+        """
         for kind in ("_parameter_names", "_buffer_names"):
             for name in getattr(self, kind):
                 value = getattr(self, name)
                 if value is not None:
                     yield prefix + name, value
-        for child_name, child in self.named_children():
-            yield from child._state(f"{prefix}{child_name}.")
+        for child_name in self._module_names:
+            child = getattr(self, child_name)
+            if child is not None:
+                yield from child._state(f"{prefix}{child_name}.")
 
     def state_dict(self) -> OrderedDict[str, Tensor]:
         """A snapshot of parameters and buffers: detached tensors keyed like PyTorch's."""
         return OrderedDict((name, value.detach()) for name, value in self._state())
-
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """This module (named ``prefix``) and every sub-module, depth first."""
-        yield prefix, self
-        for child_name, child in self.named_children():
-            yield from child.named_modules(f"{prefix}{child_name}.")
 
     def _prepare_load(self, state_dict: Any, prefix: str) -> Callable[[], None] | None:
         """Hook run before any check of a load: return an undo if it changed the module.
@@ -197,6 +305,11 @@ class Module:
         """
         return ()
 
+    def _dotted_modules(self) -> Iterator[tuple[str, Module]]:
+        """Every module under every name, with its state-dict key prefix (``"a.b."``)."""
+        for prefix, module in self.named_modules(remove_duplicate=False):
+            yield (prefix + "." if prefix else ""), module
+
     def load_state_dict(self, state_dict: Any, strict: bool = True) -> IncompatibleKeys:
         """Copy values (NumPy, JAX, lucid or PyTorch arrays) into parameters and buffers.
 
@@ -207,7 +320,7 @@ class Module:
         """
         name, undos = type(self).__name__, []  # the name before a Lazy module materialises
         try:
-            for prefix, module in self.named_modules():
+            for prefix, module in self._dotted_modules():
                 undo = module._prepare_load(state_dict, prefix)
                 if undo is not None:
                     undos.append(undo)
@@ -220,7 +333,7 @@ class Module:
     def _load(self, state_dict: Any, strict: bool, name: str) -> IncompatibleKeys:
         targets = dict(self._state())
         metadata = getattr(state_dict, "_metadata", None) or {}
-        absent_ok = {prefix + name for prefix, module in self.named_modules()
+        absent_ok = {prefix + name for prefix, module in self._dotted_modules()
                      for name in module._absent_ok(
                          metadata.get(prefix[:-1], {}).get("version"))}
         missing = [key for key in targets if key not in state_dict and key not in absent_ok]

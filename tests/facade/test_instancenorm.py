@@ -14,7 +14,7 @@ import torch
 
 import lucid
 import lucid.nn as nn
-from lucid import _tensor
+from lucid import _autograd as _tensor
 
 CLASSES = {1: (nn.InstanceNorm1d, torch.nn.InstanceNorm1d),
            2: (nn.InstanceNorm2d, torch.nn.InstanceNorm2d),

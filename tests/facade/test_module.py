@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
+import torch
 
 import lucid
 import lucid.nn as nn
@@ -51,10 +54,17 @@ def test_zero_grad_and_accumulation(rng):
     assert all(p.grad is None for p in block.parameters())
 
 
-def test_state_dict_is_a_detached_snapshot():
+def test_state_dict_aliases_the_state_like_torch_and_deepcopy_snapshots_it():
     norm = nn.InstanceNorm1d(3, track_running_stats=True)
-    snapshot = norm.state_dict()
-    norm(lucid.randn(2, 3, 5) + 4)
+    reference = torch.nn.InstanceNorm1d(3, track_running_stats=True)
+    aliased, snapshot = norm.state_dict(), copy.deepcopy(norm.state_dict())
+    torch_aliased = reference.state_dict()
+    x = np.random.default_rng(0).standard_normal((2, 3, 5)).astype(np.float32) + 4
+    norm(x)
+    reference(torch.tensor(x))
+    np.testing.assert_allclose(aliased["running_mean"], torch_aliased["running_mean"],
+                               rtol=1e-6)
+    assert np.all(np.asarray(aliased["running_mean"]) > 0.3)
     np.testing.assert_array_equal(snapshot["running_mean"], np.zeros(3))
     assert not any(value.requires_grad for value in nn.InstanceNorm1d(3, affine=True)
                    .state_dict().values())

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import lucid
-from lucid import _tensor
+from lucid import _autograd as _tensor
 
 
 def pair(array, requires_grad=True):

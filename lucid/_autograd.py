@@ -1,0 +1,141 @@
+"""The tape: cached jitted kernels, graph nodes, and the backward engine.
+
+Every differentiable operation runs one cached, jitted kernel that returns its output together
+with its ``jax.vjp`` pullback (a pytree), and records a :class:`_Node` holding that pullback and
+its parents' nodes. Leaves that require grad own an accumulate-node (PyTorch's
+``AccumulateGrad``). A tensor points to its node, never the reverse (except accumulate-nodes to
+their leaf), so an in-place operation that rebinds a tensor to a new node leaves earlier graphs
+reaching the old one. The pullbacks hold JAX arrays, which are immutable: changing a tensor in
+place after it was used can never corrupt a gradient already recorded (no version check needed).
+Kernels are cached by (operation, which inputs need a gradient), so repeated eager calls with the
+same shapes and settings never retrace.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lucid._grad_mode import _MODE
+
+if TYPE_CHECKING:
+    from lucid._tensor import Tensor
+
+_KERNELS: dict[tuple, Callable] = {}
+_TENSOR: list[type] = []  # lucid.Tensor, registered by lucid._tensor (keeps imports acyclic)
+
+
+class _Node:
+    """A recorded operation: its pullback and its parents' nodes; or a leaf's accumulator."""
+
+    __slots__ = ("pullback", "parents", "leaf")
+
+    def __init__(self, pullback: Any, parents: tuple[_Node, ...], leaf: Tensor | None = None):
+        self.pullback, self.parents, self.leaf = pullback, parents, leaf
+
+
+def _kernel(fn: Callable, grad_positions: tuple[int, ...]) -> Callable:
+    """The jitted ``arrays -> (output, aux, pullback or None)`` for ``fn``, cached.
+
+    ``fn(*arrays)`` returns ``(output, aux)``; ``aux`` carries no gradient. The pullback is taken
+    with respect to the arrays at ``grad_positions`` only.
+    """
+    key = (fn, grad_positions)
+    kernel = _KERNELS.get(key)
+    if kernel is not None:
+        return kernel
+
+    if not grad_positions:
+        def run(*arrays):
+            output, aux = fn(*arrays)
+            return output, aux, None
+    else:
+        def run(*arrays):
+            def differentiable(*primals):
+                full = list(arrays)
+                for position, primal in zip(grad_positions, primals, strict=True):
+                    full[position] = primal
+                return fn(*full)
+
+            primals = [arrays[p] for p in grad_positions]
+            output, pullback, aux = jax.vjp(differentiable, *primals, has_aux=True)
+            return output, aux, pullback
+
+    kernel = _KERNELS[key] = jax.jit(run)
+    return kernel
+
+
+@jax.jit
+def _pull(pullback, cotangent):
+    return pullback(cotangent)
+
+
+def _as_array(value: Any) -> Any:
+    """The array behind ``value``: a Tensor's data, a scalar or array as is, else converted."""
+    if isinstance(value, _TENSOR[0]):
+        return value._data
+    if value is None or isinstance(value, int | float | bool | jax.Array | np.ndarray | np.generic):
+        return value
+    if type(value).__module__.startswith("torch"):
+        return value.detach().cpu().numpy()
+    return jnp.asarray(value)
+
+
+def apply(fn: Callable, *args: Any) -> tuple[Tensor, Any]:
+    """Run ``fn`` on the arrays behind ``args`` and record its pullback on the result.
+
+    ``fn`` must be a stable, hashable callable (a module-level function or one returned by a
+    cached factory) mapping arrays to ``(output, aux)``. Returns ``(Tensor(output), aux)``.
+    """
+    tensor_class = _TENSOR[0]
+    arrays = tuple(_as_array(a) for a in args)
+    grad_positions = ()
+    if _MODE.enabled:
+        grad_positions = tuple(i for i, a in enumerate(args)
+                               if isinstance(a, tensor_class) and a._node is not None)
+    output, aux, pullback = _kernel(fn, grad_positions)(*arrays)
+    result = tensor_class._wrap(output)
+    if grad_positions:
+        result._node = _Node(pullback, tuple(args[p]._node for p in grad_positions))
+    return result, aux
+
+
+def _no_aux(op: Callable) -> Callable:
+    """``op`` as a kernel function: arrays -> ``(op(*arrays), None)``."""
+    return functools.wraps(op)(lambda *arrays: (op(*arrays), None))
+
+
+def run_backward(root: _Node, seed: jax.Array) -> None:
+    """Push ``seed`` from ``root`` to every reachable leaf, accumulating into ``.grad``."""
+    cotangents = {id(root): seed}
+    for node in _reverse_topological_order(root):
+        cotangent = cotangents.pop(id(node), None)
+        if cotangent is None:
+            continue
+        if node.leaf is not None:
+            leaf = node.leaf
+            leaf.grad = cotangent if leaf.grad is None else leaf.grad + cotangent
+            continue
+        for parent, parent_cotangent in zip(node.parents, _pull(node.pullback, cotangent),
+                                            strict=True):
+            key = id(parent)
+            cotangents[key] = (parent_cotangent if key not in cotangents
+                               else cotangents[key] + parent_cotangent)
+
+
+def _reverse_topological_order(root: _Node) -> list[_Node]:
+    order, visited, stack = [], set(), [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+        elif id(node) not in visited:
+            visited.add(id(node))
+            stack.append((node, True))
+            stack.extend((parent, False) for parent in node.parents)
+    return order[::-1]

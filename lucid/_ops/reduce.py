@@ -1,0 +1,117 @@
+"""Reductions: ``sum``, ``mean``, ``max``/``min``, ``var``/``std``, with ``dim``/``keepdim``."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax.numpy as jnp
+
+from lucid._autograd import _TENSOR, apply
+
+
+class ReturnTypes(NamedTuple):
+    """``(values, indices)``, as ``Tensor.max(dim)`` returns in PyTorch."""
+
+    values: Any
+    indices: Any
+
+
+def _reduce_axes(name: str, axis: Any, keepdims: Any, dim: Any, keepdim: Any) -> tuple:
+    """lucid's ``axis``/``keepdims`` or PyTorch's ``dim``/``keepdim``: one of each at most."""
+    if axis is not None and dim is not None:
+        raise TypeError(f"{name}() got both axis={axis!r} and dim={dim!r}; pass one of them")
+    if keepdims is not None and keepdim is not None:
+        raise TypeError(f"{name}() got both keepdims={keepdims!r} and keepdim={keepdim!r}; "
+                        "pass one of them")
+    axis = dim if axis is None else axis
+    return _hashable_axis(axis), bool(keepdim if keepdims is None else keepdims)
+
+
+def _hashable_axis(axis: Any) -> int | tuple[int, ...] | None:
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+@functools.cache
+def _reduction(name: str, axis: Any, keepdims: bool, correction: float = 0) -> Callable:
+    if name in ("var", "std"):
+        reduce = {"var": jnp.var, "std": jnp.std}[name]
+        return lambda a: (reduce(a, axis=axis, keepdims=keepdims, ddof=correction), None)
+    reduce = {"sum": jnp.sum, "mean": jnp.mean, "max": jnp.max, "min": jnp.min}[name]
+    return lambda a: (reduce(a, axis=axis, keepdims=keepdims), None)
+
+
+@functools.cache
+def _extremum_with_indices(name: str, axis: int, keepdims: bool) -> Callable:
+    """``(values, indices)`` along one axis; the indices travel as aux (no gradient)."""
+    find = {"max": jnp.argmax, "min": jnp.argmin}[name]
+
+    def extremum(a):
+        indices = find(a, axis=axis, keepdims=True)
+        values = jnp.take_along_axis(a, indices, axis=axis)
+        if not keepdims:
+            values, indices = jnp.squeeze(values, axis), jnp.squeeze(indices, axis)
+        return values, indices
+    return extremum
+
+
+def _correction(unbiased: bool | None, correction: float | None) -> float:
+    if unbiased is not None and correction is not None:
+        raise TypeError("var()/std() take unbiased or correction, not both")
+    if correction is not None:
+        return correction
+    return 1 if unbiased is None or unbiased else 0
+
+
+class ReduceMixin:
+    """Reductions over all axes or over ``dim`` (lucid's ``axis``), with ``keepdim``.
+
+    >>> import lucid
+    >>> x = lucid.tensor([[1.0, 5.0], [3.0, 2.0]])
+    >>> x.sum().item(), x.mean(dim=0).tolist(), x.var(dim=1, keepdim=True).shape
+    (11.0, [2.0, 3.5], (2, 1))
+    >>> values, indices = x.max(dim=1)
+    >>> values.tolist(), indices.tolist()
+    ([5.0, 3.0], [1, 0])
+    """
+
+    __slots__ = ()
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None, *,
+            dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None) -> Any:
+        """The sum over ``axis`` (or PyTorch's ``dim``), all axes by default."""
+        return apply(_reduction("sum", *_reduce_axes("sum", axis, keepdims, dim, keepdim)),
+                     self)[0]
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None, *,
+             dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None) -> Any:
+        """The mean over ``axis`` (or PyTorch's ``dim``), all axes by default."""
+        return apply(_reduction("mean", *_reduce_axes("mean", axis, keepdims, dim, keepdim)),
+                     self)[0]
+
+    def _extremum(self, name: str, dim: Any, keepdim: bool) -> Any:
+        if dim is None:
+            return apply(_reduction(name, None, False), self)[0]
+        values, indices = apply(_extremum_with_indices(name, int(dim), bool(keepdim)), self)
+        return ReturnTypes(values, _TENSOR[0]._wrap(indices))
+
+    def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
+        """The largest value; with ``dim``, ``(values, indices)`` along it, as PyTorch."""
+        return self._extremum("max", dim, keepdim)
+
+    def min(self, dim: int | None = None, keepdim: bool = False) -> Any:
+        """The smallest value; with ``dim``, ``(values, indices)`` along it, as PyTorch."""
+        return self._extremum("min", dim, keepdim)
+
+    def var(self, dim: int | tuple[int, ...] | None = None, unbiased: bool | None = None,
+            keepdim: bool = False, *, correction: float | None = None) -> Any:
+        """The variance (unbiased by default, ``correction=0`` for biased), as PyTorch."""
+        return apply(_reduction("var", _hashable_axis(dim), bool(keepdim),
+                                _correction(unbiased, correction)), self)[0]
+
+    def std(self, dim: int | tuple[int, ...] | None = None, unbiased: bool | None = None,
+            keepdim: bool = False, *, correction: float | None = None) -> Any:
+        """The standard deviation (unbiased by default), as PyTorch."""
+        return apply(_reduction("std", _hashable_axis(dim), bool(keepdim),
+                                _correction(unbiased, correction)), self)[0]

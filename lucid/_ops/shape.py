@@ -1,0 +1,176 @@
+"""Movement: ``reshape``/``view``, ``transpose``/``permute``, ``(un)squeeze``, ``flatten``,
+indexing.
+
+Every result is a new tensor (JAX arrays are values): ``x.view(...)`` and ``x[i]`` do not
+write through to ``x`` when changed in place afterwards, unlike PyTorch's views.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from lucid._autograd import _as_array, apply
+
+
+def _shape_args(shape: tuple) -> tuple[int, ...]:
+    """``f(2, 3)`` and ``f((2, 3))`` both mean the shape ``(2, 3)``."""
+    if len(shape) == 1 and isinstance(shape[0], tuple | list):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
+
+
+@functools.cache
+def _reshaper(shape: tuple[int, ...]) -> Callable:
+    return lambda a: (jnp.reshape(a, shape), None)
+
+
+@functools.cache
+def _permuter(axes: tuple[int, ...]) -> Callable:
+    return lambda a: (jnp.transpose(a, axes), None)
+
+
+@functools.cache
+def _indexer(index: tuple) -> Callable:
+    """``a[index]``; ``("slice", start, stop, step)`` and ``("array", k)`` entries are rebuilt."""
+    def take(a, *index_arrays):
+        return a[_rebuild(index, index_arrays)], None
+    return take
+
+
+def _rebuild(index: tuple, index_arrays: tuple) -> tuple:
+    key = []
+    for part in index:
+        if isinstance(part, tuple) and part[0] == "slice":
+            key.append(slice(*part[1:]))
+        elif isinstance(part, tuple) and part[0] == "array":
+            key.append(index_arrays[part[1]])
+        else:
+            key.append(part)
+    return tuple(key)
+
+
+@functools.cache
+def _setter(index: tuple) -> Callable:
+    """``a.at[index].set(value)``, differentiable in both."""
+    def put(a, value, *index_arrays):
+        return a.at[_rebuild(index, index_arrays)].set(value.astype(a.dtype)), None
+    return put
+
+
+def _parse_index(index: Any, shape: tuple[int, ...]) -> tuple[tuple, list]:
+    """A hashable description of ``index`` and the integer arrays it uses (masks as positions)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    static, index_arrays = [], []
+    for part in parts:
+        if isinstance(part, slice):
+            static.append(("slice", part.start, part.stop, part.step))
+        elif part is None or part is Ellipsis or isinstance(part, int | np.integer):
+            static.append(part)
+        else:  # integer or boolean arrays: a boolean mask becomes its (concrete) indices
+            array = np.asarray(_as_array(part))
+            positions = np.nonzero(array) if array.dtype == bool else (array,)
+            for position in positions:
+                static.append(("array", len(index_arrays)))
+                index_arrays.append(position)
+    _check_index(static, index_arrays, shape)
+    return tuple(static), index_arrays
+
+
+def _check_index(static: list, index_arrays: list, shape: tuple[int, ...]) -> None:
+    """PyTorch's ``IndexError`` for an out-of-range integer index (JAX would clamp it).
+
+    Each entry but ``None``, ``Ellipsis`` and a Python bool consumes one axis (a mask arrives
+    as its integer positions).
+    """
+    def width(part: Any) -> int:
+        return 0 if part is None or part is Ellipsis or isinstance(part, bool) else 1
+
+    dim = 0
+    for part in static:
+        if part is Ellipsis:
+            dim += max(len(shape) - sum(map(width, static)), 0)
+            continue
+        if dim >= len(shape):
+            return  # too many indices: JAX raises its own IndexError
+        size = shape[dim]
+        if isinstance(part, tuple) and part[0] == "array":
+            positions = np.asarray(index_arrays[part[1]])
+            outside = positions[(positions >= size) | (positions < -size)]
+            bad = int(outside.flat[0]) if outside.size else None
+        else:
+            bad = part if width(part) and not isinstance(part, tuple) else None
+            bad = None if bad is None or -size <= bad < size else int(bad)
+        if bad is not None:
+            raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
+        dim += width(part)
+
+
+def _axis(dim: int, ndim: int) -> int:
+    if not -ndim <= dim < max(ndim, 1):
+        raise IndexError(f"Dimension out of range (expected to be in range of "
+                         f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}], but got {dim})")
+    return dim % max(ndim, 1)
+
+
+class ShapeMixin:
+    """Shape changes and indexing, each a cached kernel on the tape.
+
+    >>> import lucid
+    >>> x = lucid.zeros(2, 3, 4)
+    >>> x.view(6, 4).shape, x.permute(2, 0, 1).shape, x.transpose(0, 2).shape
+    ((6, 4), (4, 2, 3), (4, 3, 2))
+    >>> x.unsqueeze(0).shape, x[:, :1].squeeze(1).shape, x.flatten(1).shape
+    ((1, 2, 3, 4), (2, 4), (2, 12))
+    """
+
+    __slots__ = ()
+
+    def reshape(self, *shape: int) -> Any:
+        return apply(_reshaper(_shape_args(shape)), self)[0]
+
+    def view(self, *shape: int) -> Any:
+        """``reshape`` (a copy: JAX arrays are values, so it never aliases ``self``)."""
+        return self.reshape(*shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Any:
+        shape = self.shape
+        if not shape:
+            return self.reshape(1)
+        start, end = _axis(start_dim, len(shape)), _axis(end_dim, len(shape))
+        return self.reshape(shape[:start] + (int(np.prod(shape[start:end + 1])),)
+                            + shape[end + 1:])
+
+    def permute(self, *dims: int) -> Any:
+        dims = _shape_args(dims)
+        return apply(_permuter(tuple(_axis(d, self.ndim) for d in dims)), self)[0]
+
+    def transpose(self, dim0: int, dim1: int) -> Any:
+        axes = list(range(self.ndim))
+        a, b = _axis(dim0, self.ndim), _axis(dim1, self.ndim)
+        axes[a], axes[b] = axes[b], axes[a]
+        return apply(_permuter(tuple(axes)), self)[0]
+
+    @property
+    def T(self) -> Any:
+        return apply(_permuter(tuple(reversed(range(self.ndim)))), self)[0]
+
+    def unsqueeze(self, dim: int) -> Any:
+        dim = _axis(dim, self.ndim + 1)
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def squeeze(self, dim: int | None = None) -> Any:
+        if dim is None:
+            return self.reshape(tuple(s for s in self.shape if s != 1))
+        dim = _axis(dim, self.ndim)
+        if not self.shape or self.shape[dim] != 1:
+            return self.reshape(self.shape)
+        return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
+
+    def __getitem__(self, index: Any) -> Any:
+        static, index_arrays = _parse_index(index, self.shape)
+        return apply(_indexer(static), self, *index_arrays)[0]

@@ -1,0 +1,100 @@
+"""Convolution: ``jax.lax.conv_general_dilated`` plus bias, one fused kernel per setting."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from lucid._autograd import apply
+
+_LAYOUTS = {1: ("NCH", "OIH", "NCH"), 2: ("NCHW", "OIHW", "NCHW"),
+            3: ("NCDHW", "OIDHW", "NCDHW")}
+PADDING_MODES = {"zeros": None, "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+@functools.cache
+def _conv_kernel(spatial: int, stride: tuple, padding: Any, dilation: tuple, groups: int,
+                 has_bias: bool, padding_mode: str) -> Callable:
+    """``(x, weight, bias) -> conv(x) + bias``; ``padding`` is pairs, ``"SAME"`` or ``"VALID"``.
+
+    A ``padding_mode`` other than ``zeros`` pads ``x`` explicitly first (as PyTorch does).
+    """
+    def conv(x, weight, bias):
+        unbatched = x.ndim == spatial + 1
+        x = x[None] if unbatched else x
+        pads = padding
+        if PADDING_MODES[padding_mode] is not None:
+            widths = {"SAME": _same_pairs(weight.shape[2:], dilation),
+                      "VALID": ((0, 0),) * spatial}.get(padding, padding)
+            x = jnp.pad(x, ((0, 0), (0, 0), *widths), mode=PADDING_MODES[padding_mode])
+            pads = "VALID"
+        y = jax.lax.conv_general_dilated(x, weight, stride, pads, rhs_dilation=dilation,
+                                         dimension_numbers=_LAYOUTS[spatial],
+                                         feature_group_count=groups)
+        if has_bias:
+            y = y + bias.reshape((1, -1) + (1,) * spatial)
+        return (y[0] if unbatched else y), None
+    return conv
+
+
+def _same_pairs(kernel_size: tuple, dilation: tuple) -> tuple[tuple[int, int], ...]:
+    """PyTorch's ``padding='same'``: the total ``d*(k-1)``, the extra element on the right."""
+    totals = [d * (k - 1) for k, d in zip(kernel_size, dilation, strict=True)]
+    return tuple((t // 2, t - t // 2) for t in totals)
+
+
+def _tuple(value: Any, n: int) -> tuple[int, ...]:
+    return tuple(int(v) for v in value) if isinstance(value, tuple | list) else (int(value),) * n
+
+
+def conv_padding(padding: Any, spatial: int) -> Any:
+    """PyTorch's ``padding`` (int, tuple, ``"same"``, ``"valid"``) as JAX's."""
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"Invalid padding string {padding!r}, should be one of "
+                             "{'valid', 'same'}")
+        return padding.upper()
+    return tuple((p, p) for p in _tuple(padding, spatial))
+
+
+def convolution(input: Any, weight: Any, bias: Any, spatial: int, stride: Any = 1,
+                padding: Any = 0, dilation: Any = 1, groups: int = 1,
+                padding_mode: str = "zeros") -> Any:
+    """The ``spatial``-D convolution of ``input`` ``(N, C, *spatial)`` (or unbatched)."""
+    rank = len(input.shape)
+    if rank not in (spatial + 1, spatial + 2):
+        raise RuntimeError(f"Expected {spatial + 1}D (unbatched) or {spatial + 2}D (batched) "
+                           f"input to conv{spatial}d, but got input of size: "
+                           f"{list(input.shape)}")
+    kernel = _conv_kernel(spatial, _tuple(stride, spatial), conv_padding(padding, spatial),
+                          _tuple(dilation, spatial), int(groups), bias is not None,
+                          padding_mode)
+    return apply(kernel, input, weight, bias)[0]
+
+
+def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1, groups: int = 1) -> Any:
+    """1-D convolution, as ``torch.nn.functional.conv1d``."""
+    return convolution(input, weight, bias, 1, stride, padding, dilation, groups)
+
+
+def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1, groups: int = 1) -> Any:
+    """2-D convolution, as ``torch.nn.functional.conv2d``.
+
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> F.conv2d(lucid.ones(1, 1, 3, 3), lucid.ones(1, 1, 2, 2), padding=1).shape
+    (1, 1, 4, 4)
+    """
+    return convolution(input, weight, bias, 2, stride, padding, dilation, groups)
+
+
+def conv3d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1, groups: int = 1) -> Any:
+    """3-D convolution, as ``torch.nn.functional.conv3d``."""
+    return convolution(input, weight, bias, 3, stride, padding, dilation, groups)

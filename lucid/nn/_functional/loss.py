@@ -1,0 +1,120 @@
+"""Losses: ``mse_loss``, ``l1_loss``, ``cross_entropy``; each one fused kernel."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from lucid._autograd import apply
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _reduce(loss: jax.Array, reduction: str) -> jax.Array:
+    if reduction == "mean":
+        return jnp.mean(loss)
+    return jnp.sum(loss) if reduction == "sum" else loss
+
+
+@functools.cache
+def _pointwise_kernel(kind: str, reduction: str) -> Callable:
+    def loss(input, target):
+        diff = input - target
+        return _reduce(diff * diff if kind == "mse" else jnp.abs(diff), reduction), None
+    return loss
+
+
+def _pointwise(kind: str, input: Any, target: Any, reduction: str) -> Any:
+    _check_reduction(reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        warnings.warn(f"Using a target size ({tuple(target.shape)}) that is different to the "
+                      f"input size ({tuple(input.shape)}). This will likely lead to incorrect "
+                      "results due to broadcasting. Please ensure they have the same size.",
+                      stacklevel=3)
+    return apply(_pointwise_kernel(kind, reduction), input, target)[0]
+
+
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
+    """Mean (or summed, or per-element) squared error, as ``torch.nn.functional.mse_loss``.
+
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> F.mse_loss(lucid.tensor([1.0, 3.0]), lucid.tensor([0.0, 0.0])).item()
+    5.0
+    """
+    return _pointwise("mse", input, target, reduction)
+
+
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
+    """Mean (or summed, or per-element) absolute error, as ``torch.nn.functional.l1_loss``."""
+    return _pointwise("l1", input, target, reduction)
+
+
+@functools.cache
+def _cross_entropy_kernel(reduction: str, ignore_index: int, label_smoothing: float,
+                          has_weight: bool, probabilities: bool) -> Callable:
+    """PyTorch's cross entropy over axis 1 of logits ``(N, C, *d)`` (or unbatched ``(C,)``)."""
+    def cross_entropy(logits, target, weight):
+        unbatched = logits.ndim == 1
+        if unbatched:
+            logits, target = logits[None], target[None]
+        classes = logits.shape[1]
+        log_p = jax.nn.log_softmax(logits.astype(jnp.promote_types(logits.dtype, jnp.float32)),
+                                   axis=1)
+        w = weight.astype(log_p.dtype) if has_weight else jnp.ones((classes,), log_p.dtype)
+        w_b = w.reshape((1, classes) + (1,) * (logits.ndim - 2))
+        if probabilities:
+            t = target.astype(log_p.dtype)
+            t = t * (1 - label_smoothing) + label_smoothing / classes
+            loss = -jnp.sum(log_p * t * w_b, axis=1)
+            denominator = loss.size
+        else:
+            valid = target != ignore_index
+            safe = jnp.where(valid, target, 0)
+            picked = jnp.take_along_axis(log_p, safe[:, None], axis=1)[:, 0]
+            weights = jnp.where(valid, w[safe], 0)
+            loss = -picked * weights
+            if label_smoothing:
+                smooth = -jnp.sum(log_p * w_b, axis=1) * valid
+                loss = (1 - label_smoothing) * loss + label_smoothing / classes * smooth
+            denominator = jnp.sum(weights)
+        loss = loss[0] if unbatched and reduction == "none" else loss
+        if reduction == "mean":
+            loss = jnp.sum(loss) / denominator
+        elif reduction == "sum":
+            loss = jnp.sum(loss)
+        return loss.astype(logits.dtype), None
+    return cross_entropy
+
+
+def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Any:
+    """Cross entropy of logits ``(N, C, *d)`` against class indices ``(N, *d)`` or probabilities.
+
+    As ``torch.nn.functional.cross_entropy``: ``weight`` rescales each class and the mean is
+    divided by the sum of the targets' weights; targets equal to ``ignore_index`` count for
+    nothing; ``label_smoothing`` mixes in the uniform distribution.
+
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> logits = lucid.tensor([[2.0, 0.0], [0.0, 2.0]])
+    >>> round(F.cross_entropy(logits, lucid.tensor([0, 1])).item(), 4)
+    0.1269
+    """
+    _check_reduction(reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    probabilities = jnp.issubdtype(jnp.result_type(target.dtype), jnp.floating)
+    kernel = _cross_entropy_kernel(reduction, int(ignore_index), float(label_smoothing),
+                                   weight is not None, bool(probabilities))
+    return apply(kernel, input, target, weight)[0]

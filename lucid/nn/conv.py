@@ -1,0 +1,104 @@
+"""``Conv1d``, ``Conv2d``, ``Conv3d``: one base owns the state and the checks."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from lucid._tensor import Tensor
+from lucid.nn import init
+from lucid.nn._functional.conv import PADDING_MODES, _tuple, conv_padding, convolution
+from lucid.nn.linear import _empty
+from lucid.nn.module import Module
+
+
+class _ConvNd(Module):
+    """Convolution over ``spatial_dims`` axes, PyTorch's arguments, state and repr."""
+
+    spatial_dims: int
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        n = self.spatial_dims
+        if groups <= 0:
+            raise ValueError("groups must be a positive integer")
+        if in_channels % groups:
+            raise ValueError("in_channels must be divisible by groups")
+        if out_channels % groups:
+            raise ValueError("out_channels must be divisible by groups")
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"padding_mode must be one of {list(PADDING_MODES)}, but got "
+                             f"padding_mode='{padding_mode}'")
+        conv_padding(padding, n)  # a bad padding string raises here, at construction
+        if padding == "same" and any(s != 1 for s in _tuple(stride, n)):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size, self.stride = _tuple(kernel_size, n), _tuple(stride, n)
+        self.padding = padding if isinstance(padding, str) else _tuple(padding, n)
+        self.dilation, self.padding_mode = _tuple(dilation, n), padding_mode
+        self.weight = _empty((out_channels, in_channels // groups, *self.kernel_size), device,
+                             dtype)
+        self.register_parameter("bias", _empty((out_channels,), device, dtype) if bias else None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Redraw ``weight`` and ``bias`` from ``U(±1/sqrt(fan_in))``, PyTorch's default."""
+        fan_in = self.in_channels // self.groups * math.prod(self.kernel_size)
+        init.fan_in_uniform_(self.weight, fan_in)
+        if self.bias is not None:
+            init.fan_in_uniform_(self.bias, fan_in)
+
+    def forward(self, input: Any) -> Tensor:
+        return convolution(input, self.weight, self.bias, self.spatial_dims, self.stride,
+                           self.padding, self.dilation, self.groups, self.padding_mode)
+
+    def extra_repr(self) -> str:
+        n = self.spatial_dims
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0,) * n:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * n:
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution of ``(N, C, L)`` (or ``(C, L)``), as ``torch.nn.Conv1d``.
+
+    >>> import lucid
+    >>> import lucid.nn as nn
+    >>> nn.Conv1d(2, 4, 3, padding=1, padding_mode="reflect")(lucid.ones(1, 2, 8)).shape
+    (1, 4, 8)
+    """
+
+    spatial_dims = 1
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution of ``(N, C, H, W)`` (or ``(C, H, W)``), as ``torch.nn.Conv2d``.
+
+    >>> import lucid
+    >>> import lucid.nn as nn
+    >>> conv = nn.Conv2d(3, 8, 3, padding=1)
+    >>> conv
+    Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+    >>> conv(lucid.ones(2, 3, 16, 16)).shape
+    (2, 8, 16, 16)
+    """
+
+    spatial_dims = 2
+
+
+class Conv3d(_ConvNd):
+    """3-D convolution of ``(N, C, D, H, W)`` (or unbatched), as ``torch.nn.Conv3d``."""
+
+    spatial_dims = 3

@@ -1,0 +1,8 @@
+"""``lucid.optim``: ``SGD``, ``Adam``, ``AdamW`` on optax transforms, with PyTorch's equations,
+parameter groups and state dicts."""
+
+from lucid.optim.adam import Adam, AdamW
+from lucid.optim.optimizer import Optimizer
+from lucid.optim.sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
