@@ -13,11 +13,20 @@ How Flax's fields map to the core:
 - ``batch_axis_name`` (ours) -> ``batch_axis_name``: the mesh axis that splits the *batch*
   in data-parallel training; only the running-statistics update (a batch average) uses it.
 - ``momentum`` (Flax's: weight of the old value) -> ``1 - momentum`` (PyTorch's).
+- ``mask``: Flax's semantics, any nonzero value counts as valid (float masks included).
+
+Edge cases follow Flax, not PyTorch (the core runs with ``edge_cases="flax"``): an instance
+with nothing to reduce (rank-2 ``(N, C)`` input, ``feature_axes`` covering every non-batch axis)
+or a single element normalises to 0, so the output is ``bias``; such instances leave the
+running statistics alone.
 """
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Iterable
+from numbers import Integral, Real
 from typing import Any
 
 import jax
@@ -39,11 +48,57 @@ def feature_axes(ndim: int, axes: Any) -> tuple[int, ...]:
     canonical = tuple(sorted({int(a) % ndim for a in requested}))
     if 0 in canonical:
         raise ValueError(
-            f"feature_axes={axes!r} includes axis 0, the batch axis of a rank-{ndim} input; "
+            "The channel axes cannot include the leading dimension as this is assumed to be "
+            f"the batch axis. feature_axes={axes!r} includes axis 0 of a rank-{ndim} input; "
             "InstanceNorm normalises each example separately, so name the channel axis "
             "(e.g. feature_axes=-1 for NHWC)"
         )
     return canonical
+
+
+def _warn(message: str) -> None:
+    """A UserWarning attributed to the first caller outside flax and lucid_jax."""
+    level, frame = 3, sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] in (
+            "flax", "lucid_jax"):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
+def warn_momentum(momentum: Any) -> None:
+    """Warn about a momentum that looks like PyTorch's (the weight of the *new* value)."""
+    if isinstance(momentum, Real) and not isinstance(momentum, bool) and momentum < 0.5:
+        m = float(momentum)
+        _warn(f"InstanceNorm momentum={m:g} follows Flax's convention, the weight of the old "
+              f"running statistics: each update keeps {m:.0%} of them and takes {1 - m:.0%} "
+              "from the batch. PyTorch's momentum=0.1 is momentum=0.9 here "
+              "(lucid_jax.interop.flax_momentum converts)")
+
+
+def warn_linen_epsilon(epsilon: Any) -> None:
+    """Warn about ``InstanceNorm(64)``: Linen's first field is epsilon, not a feature count."""
+    if isinstance(epsilon, Integral) and not isinstance(epsilon, bool) and epsilon >= 1:
+        _warn(f"InstanceNorm epsilon={epsilon}: the first field of the Linen InstanceNorm is "
+              "epsilon, not the number of features. Linen infers the feature count from the "
+              f"input: drop the {epsilon}, or pass a float such as epsilon=1e-5 if you meant "
+              "epsilon")
+
+
+def output_dtype(*args, dtype) -> Any:
+    """Flax's result dtype: ``dtype`` if given, else the promotion of the (non-None) args."""
+    return dtypes.canonicalize_dtype(*args, dtype=dtype)
+
+
+def unrounded(x, promoted):
+    """``promoted`` unless it is a narrower dtype than ``x``: statistics never see a rounded
+    input (Flax's default ``promote_dtype`` casts the input to ``dtype`` first)."""
+    x, promoted = jnp.asarray(x), jnp.asarray(promoted)
+    return promoted if jnp.promote_types(x.dtype, promoted.dtype) == promoted.dtype else x
+
+
+def flax_mask(mask):
+    """Flax's mask semantics: any nonzero value (a float mask included) counts as valid."""
+    return None if mask is None else jnp.asarray(mask) != 0
 
 
 def check_features(expected: tuple[int, ...], x_shape: tuple[int, ...],
@@ -94,21 +149,23 @@ def resolve_use_running_average(track_running_stats: bool, field: bool | None,
 
 
 def apply(x, *, scale, bias, mean, var, use_running_average: bool, update: bool,
-          momentum: float, epsilon: float, dtype, axes: tuple[int, ...], mask,
+          momentum: float, epsilon: float, out_dtype, axes: tuple[int, ...], mask,
           axis_name, batch_axis_name):
     """Normalise ``x``; return ``(y, (new_mean, new_var) or None)``.
 
-    The output dtype is Flax's: ``dtype`` if given, else the promotion of the input and the
-    parameters. The input is never rounded before its statistics are taken.
+    The output has ``out_dtype`` (see :func:`output_dtype`). The input is only ever widened
+    before its statistics are taken, never rounded to a narrower ``out_dtype``.
     """
     x = jnp.asarray(x)
-    out_dtype = dtypes.canonicalize_dtype(x, scale, bias, dtype=dtype)
     x = x.astype(jnp.promote_types(x.dtype, out_dtype))
+    mask = flax_mask(mask)
     y = instance_norm(x, mean, var, scale, bias, use_input_stats=not use_running_average,
-                      eps=epsilon, channel_axis=axes, mask=mask, axis_name=axis_name)
+                      eps=epsilon, channel_axis=axes, mask=mask, axis_name=axis_name,
+                      edge_cases="flax")
     new_stats = None
     if update and not use_running_average:
         new_stats = update_running_stats(
             jax.lax.stop_gradient(x), mean, var, torch_momentum(momentum),
-            channel_axis=axes, mask=mask, axis_name=axis_name, batch_axis_name=batch_axis_name)
+            channel_axis=axes, mask=mask, axis_name=axis_name, batch_axis_name=batch_axis_name,
+            edge_cases="flax")
     return y.astype(out_dtype), new_stats

@@ -18,6 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
+from flax.core.scope import Scope
 from flax.typing import Axes, Dtype, Initializer
 from jax.nn import initializers
 
@@ -29,10 +30,13 @@ class InstanceNorm(nn.Module):
     """Instance normalisation, channels last, with optional PyTorch running statistics.
 
     Without ``track_running_stats`` it is ``flax.linen.InstanceNorm``: same fields, defaults and
-    variables. With ``track_running_stats=True`` the ``batch_stats`` collection holds ``mean``
-    and ``var`` of shape ``(C,)``, updated by PyTorch's rule (batch average of each instance's
-    mean and unbiased variance) on every training call (``use_running_average`` false), never
-    during ``init``. As with ``flax.linen.BatchNorm``, a training call must pass
+    variables, Flax's edge cases. Like Flax's, it takes no feature count: it is inferred from
+    the input (``InstanceNorm(64)`` would set ``epsilon=64``, and warns).
+
+    With ``track_running_stats=True`` the ``batch_stats`` collection holds ``mean`` and ``var``
+    of shape ``(C,)``, updated by PyTorch's rule (batch average of each instance's mean and
+    unbiased variance) on every training call (``use_running_average`` false), never during
+    ``init``. As with ``flax.linen.BatchNorm``, a training call must pass
     ``mutable=['batch_stats']``: without it Flax raises ``flax.errors.ModifyScopeVariableError``
     rather than silently leaving the statistics at their initial values. Evaluation
     (``use_running_average=True``) never writes, so it needs no ``mutable``.
@@ -46,13 +50,23 @@ class InstanceNorm(nn.Module):
         ``track_running_stats``).
       use_running_average: normalise with the running statistics (evaluation).
       momentum: Flax's convention, the weight of the *old* value: PyTorch's 0.1 is 0.9
-        (see :func:`lucid_jax.interop.flax_momentum`).
+        (see :func:`lucid_jax.interop.flax_momentum`). Below 0.5 it warns at construction.
       batch_axis_name: the mesh axis splitting the batch (data parallelism), over which the
         running-statistics update averages. ``axis_name`` is the one splitting each
         instance's spatial elements, as in Flax.
 
-    ``use_fast_variance`` and ``force_float32_reductions`` are accepted for compatibility;
-    statistics are always computed in at least float32 by an accurate algorithm.
+    Where it follows Flax rather than PyTorch (:func:`lucid_jax.instance_norm` keeps
+    PyTorch's errors): an instance with nothing to reduce (a rank-2 ``(N, C)`` input,
+    ``feature_axes`` covering every non-batch axis) or a single element normalises to 0, so
+    the output is ``bias``, and it leaves the running statistics unchanged; a ``mask`` may
+    be a float array (nonzero is valid). One deliberate difference: the ``mask`` must have
+    the input's rank (size-1 axes broadcast), so it cannot align with the wrong axes.
+
+    ``dtype`` and ``param_dtype`` mean what they mean in Flax (result dtype, parameter
+    dtype), and the output dtype is Flax's. The statistics are always taken in at least
+    float32 by an accurate algorithm, on the input as given (never rounded to a narrower
+    ``dtype`` first), so ``use_fast_variance`` has no effect, and
+    ``force_float32_reductions=False`` only casts stored parameters to ``param_dtype``.
     ``axis_index_groups`` must be ``None``.
 
     >>> import jax, jax.numpy as jnp
@@ -66,6 +80,13 @@ class InstanceNorm(nn.Module):
     >>> updates['batch_stats']['mean'].round(1)                   # 0.9 * 0 + 0.1 * 4
     Array([0.4, 0.4, 0.4], dtype=float32)
     >>> y_eval = layer.apply({**variables, **updates}, x, use_running_average=True)
+
+    Nothing to reduce in a ``(N, C)`` input: the output is the bias, as in Flax.
+
+    >>> layer = InstanceNorm(bias_init=jax.nn.initializers.constant(0.5))
+    >>> layer.init_with_output(jax.random.key(0), jnp.arange(6.0).reshape(2, 3))[0]
+    Array([[0.5, 0.5, 0.5],
+           [0.5, 0.5, 0.5]], dtype=float32)
     """
 
     epsilon: float = 1e-6
@@ -84,6 +105,14 @@ class InstanceNorm(nn.Module):
     use_running_average: bool | None = None
     momentum: float = 0.99
     batch_axis_name: str | None = None
+
+    def __post_init__(self):
+        # Only a module the user builds warns, not the clones init/apply bind to a scope or
+        # a parent module.
+        if not isinstance(self.parent, nn.Module | Scope):
+            _flax_common.warn_linen_epsilon(self.epsilon)
+            _flax_common.warn_momentum(self.momentum)
+        super().__post_init__()
 
     def _existing(self, collection: str, name: str, axes, x_shape) -> None:
         """A variable restored from elsewhere must fit the input (a ValueError, not Flax's)."""
@@ -115,6 +144,9 @@ class InstanceNorm(nn.Module):
             if self.use_scale else None
         bias = self.param("bias", self.bias_init, shape, self.param_dtype) \
             if self.use_bias else None
+        if not self.force_float32_reductions:  # as Flax: stored parameters in param_dtype
+            scale, bias = (None if p is None else jnp.asarray(p, self.param_dtype)
+                           for p in (scale, bias))
         mean = var = None
         if self.track_running_stats:
             mean = self.variable("batch_stats", "mean", jnp.zeros, shape, jnp.float32)
@@ -130,7 +162,8 @@ class InstanceNorm(nn.Module):
             mean=None if mean is None else mean.value,
             var=None if var is None else var.value,
             use_running_average=use_ra, update=update, momentum=self.momentum,
-            epsilon=self.epsilon, dtype=self.dtype, axes=axes, mask=mask,
+            epsilon=self.epsilon, axes=axes, mask=mask,
+            out_dtype=_flax_common.output_dtype(x, scale, bias, dtype=self.dtype),
             # as flax.linen.BatchNorm: init need not run where the mesh axes exist
             axis_name=None if initializing else self.axis_name,
             batch_axis_name=None if initializing else self.batch_axis_name)

@@ -43,10 +43,20 @@ class InstanceNorm(nnx.Module):
       batch_axis_name: the mesh axis splitting the batch, over which the running-statistics
         update averages; ``axis_name`` is the one splitting each instance's spatial elements.
 
-    ``promote_dtype`` is applied to ``(x, scale, bias)`` only when you pass your own; by
-    default the input is normalised at its own precision and the output has Flax's dtype.
-    ``use_fast_variance`` is accepted and ignored (the variance is always accurate);
-    ``axis_index_groups`` must be ``None``.
+    Where it follows Flax rather than PyTorch (:func:`lucid_jax.instance_norm` keeps
+    PyTorch's errors): an instance with nothing to reduce (a rank-2 ``(N, C)`` input,
+    ``feature_axes`` covering every non-batch axis) or a single element normalises to 0, so
+    the output is ``bias``, and it leaves the running statistics unchanged; a ``mask`` may
+    be a float array (nonzero is valid). One deliberate difference: the ``mask`` must have
+    the input's rank (size-1 axes broadcast), so it cannot align with the wrong axes.
+    ``momentum`` below 0.5 warns at construction.
+
+    ``dtype``, ``param_dtype`` and ``promote_dtype`` (the default included) mean what they
+    mean in Flax: ``promote_dtype`` is applied to ``(x, scale, bias)`` and the output dtype
+    is Flax's. One exception keeps the statistics accurate: they are taken on the input as
+    given whenever the promotion would round it to a narrower dtype (``dtype=jnp.bfloat16``
+    on a float32 input), in at least float32 by an accurate algorithm, so
+    ``use_fast_variance`` has no effect. ``axis_index_groups`` must be ``None``.
 
     >>> import jax, jax.numpy as jnp
     >>> from flax import nnx
@@ -86,6 +96,7 @@ class InstanceNorm(nnx.Module):
     ):
         _flax_common.check_fields(momentum, axis_index_groups, track_running_stats,
                                   use_running_average)
+        _flax_common.warn_momentum(momentum)
         shape = (num_features,) if isinstance(num_features, int) else tuple(num_features)
         self.scale: nnx.Param | None
         if use_scale:
@@ -137,14 +148,15 @@ class InstanceNorm(nnx.Module):
                                     f"built with num_features={self.num_features!r}")
         scale = None if self.scale is None else self.scale[...]
         bias = None if self.bias is None else self.bias[...]
-        if self.promote_dtype is not dtypes.promote_dtype:
-            x, scale, bias = self.promote_dtype((x, scale, bias), dtype=self.dtype)
+        promoted, scale, bias = self.promote_dtype((x, scale, bias), dtype=self.dtype)
+        out_dtype = _flax_common.output_dtype(promoted, scale, bias, dtype=self.dtype)
+        x = _flax_common.unrounded(x, promoted)
         y, new_stats = _flax_common.apply(
             x, scale=scale, bias=bias,
             mean=None if self.mean is None else self.mean[...],
             var=None if self.var is None else self.var[...],
             use_running_average=use_ra, update=self.track_running_stats,
-            momentum=self.momentum, epsilon=self.epsilon, dtype=self.dtype, axes=axes,
+            momentum=self.momentum, epsilon=self.epsilon, out_dtype=out_dtype, axes=axes,
             mask=mask, axis_name=self.axis_name, batch_axis_name=self.batch_axis_name)
         if new_stats is not None:
             self.mean[...], self.var[...] = new_stats
