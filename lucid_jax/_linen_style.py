@@ -55,7 +55,8 @@ class ConditionalInstanceNorm(nn.Module):
     ``(num_classes, *features)``; ``__call__(x, labels)`` takes an integer class per sample
     (shape ``(N,)``) and normalises each sample with its class's row (the core's per-sample
     ``(N, C)`` affine). A multi-style network shares everything else across styles. The
-    fields are ``lucid_jax.linen.InstanceNorm``'s without running statistics.
+    other fields are ``lucid_jax.linen.InstanceNorm``'s normalisation fields (no running
+    statistics).
 
     Labels outside ``[0, num_classes)`` raise a ``ValueError`` when they are concrete. Under
     ``jax.jit`` or ``vmap`` they are traced and cannot be checked: the gather then clamps them

@@ -56,8 +56,8 @@ class ConditionalInstanceNorm(nnx.Module):
 
     ``scale`` and ``bias`` (``nnx.Param``) have shape ``(num_classes, num_features)``;
     ``__call__(x, labels)`` takes an integer class per sample (shape ``(N,)``) and normalises
-    each sample with its class's row (the core's per-sample ``(N, C)`` affine). The arguments
-    are ``lucid_jax.nnx.InstanceNorm``'s without running statistics.
+    each sample with its class's row (the core's per-sample ``(N, C)`` affine). The other
+    arguments are ``lucid_jax.nnx.InstanceNorm``'s normalisation ones (no running statistics).
 
     Labels outside ``[0, num_classes)`` raise a ``ValueError`` when they are concrete. Under
     ``nnx.jit``/``jax.jit`` or ``vmap`` they are traced and cannot be checked: the gather then

@@ -102,13 +102,13 @@ def update_running_stats(x, running_mean, running_var, momentum=0.1, channel_axi
 
 def adain(content, style, eps=1e-5, alpha=1.0, channel_axis=1, content_mask=None,
           style_mask=None):
-    """AdaIN in float64: the content normalised, given the style's per-instance mean and
-    standard deviation ``sqrt(var + eps)``, then ``alpha * that + (1 - alpha) * content``.
+    """AdaIN in float64: the content normalised (:func:`instance_norm`), given the style's
+    per-instance mean and standard deviation ``sqrt(var + eps)``, then
+    ``alpha * that + (1 - alpha) * content``.
 
     ``style`` has the content's rank; a style batch of 1 broadcasts over the content's.
     """
-    x = np.asarray(content, np.longdouble)
     style_mean, style_var = _moments(style, channel_axis, style_mask)
-    mean, var = _moments(x, channel_axis, content_mask)
-    y = (x - mean) / np.sqrt(var + eps) * np.sqrt(style_var + eps) + style_mean
-    return (alpha * y + (1 - alpha) * x).astype(np.float64)
+    normalised = instance_norm(content, eps=eps, channel_axis=channel_axis, mask=content_mask)
+    y = normalised * np.sqrt(style_var + eps) + style_mean
+    return (alpha * y + (1 - alpha) * np.asarray(content, np.longdouble)).astype(np.float64)

@@ -85,6 +85,24 @@ def test_masks(rng, style_batch):
                                                     style_mask=style_mask), rtol=1e-5, atol=1e-5)
 
 
+def test_a_fully_masked_instance_takes_the_style_mean_and_stays_finite(rng):
+    content, style = _inputs(rng)
+    content_mask = np.ones((3, 1, 6, 5), bool)
+    content_mask[1] = False  # sample 1: no valid content element
+    style_mask = np.ones(style.shape, bool)
+    style_mask[2, 0] = False  # sample 2, channel 0: no valid style element
+    out, pullback = jax.vjp(
+        lambda c, s: lucid_jax.adain(c, s, content_mask=content_mask, style_mask=style_mask),
+        content, style)
+    oracle.assert_close(out, oracle.adain(content, style, content_mask=content_mask,
+                                          style_mask=style_mask))
+    style_mean = oracle.moments(style)[0]
+    np.testing.assert_allclose(out[1], np.broadcast_to(style_mean[1], out[1].shape), rtol=1e-5)
+    grads = pullback(rng.standard_normal(content.shape).astype(np.float32))
+    assert all(np.isfinite(g).all() for g in grads)
+    assert not np.any(grads[0][1])  # the padded sample gets no gradient
+
+
 def test_jit_equals_eager_and_alpha_may_be_traced(rng):
     content, style = _inputs(rng, style_shape=(1, 4, 4, 7))
     eager = lucid_jax.adain(content, style, alpha=0.25)
