@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
-from lucid._autograd import _TENSOR, apply
+from lucid._autograd import _TENSOR, _kernel, apply
 
 
 class ReturnTypes(NamedTuple):
@@ -38,7 +38,8 @@ def _reduction(name: str, axis: Any, keepdims: bool, correction: float = 0) -> C
     if name in ("var", "std"):
         reduce = {"var": jnp.var, "std": jnp.std}[name]
         return lambda a: (reduce(a, axis=axis, keepdims=keepdims, ddof=correction), None)
-    reduce = {"sum": jnp.sum, "mean": jnp.mean, "max": jnp.max, "min": jnp.min}[name]
+    reduce = {"sum": jnp.sum, "mean": jnp.mean, "max": jnp.max, "min": jnp.min,
+              "all": jnp.all, "any": jnp.any}[name]
     return lambda a: (reduce(a, axis=axis, keepdims=keepdims), None)
 
 
@@ -74,6 +75,8 @@ class ReduceMixin:
     >>> values, indices = x.max(dim=1)
     >>> values.tolist(), indices.tolist()
     ([5.0, 3.0], [1, 0])
+    >>> bool((x > 0).all()), (x > 4).any(dim=0).tolist()
+    (True, [False, True])
     """
 
     __slots__ = ()
@@ -103,6 +106,16 @@ class ReduceMixin:
     def min(self, dim: int | None = None, keepdim: bool = False) -> Any:
         """The smallest value; with ``dim``, ``(values, indices)`` along it, as PyTorch."""
         return self._extremum("min", dim, keepdim)
+
+    def all(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Any:
+        """Whether every element (along ``dim``) is true; boolean, off the tape."""
+        kernel = _kernel(_reduction("all", _hashable_axis(dim), bool(keepdim)), ())
+        return _TENSOR[0]._wrap(kernel(self._data)[0])
+
+    def any(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Any:
+        """Whether any element (along ``dim``) is true; boolean, off the tape."""
+        kernel = _kernel(_reduction("any", _hashable_axis(dim), bool(keepdim)), ())
+        return _TENSOR[0]._wrap(kernel(self._data)[0])
 
     def var(self, dim: int | tuple[int, ...] | None = None, unbiased: bool | None = None,
             keepdim: bool = False, *, correction: float | None = None) -> Any:

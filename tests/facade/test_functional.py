@@ -133,7 +133,13 @@ def test_an_unused_momentum_is_never_checked_like_torch(rng):
                                                      **t_kwargs)
         out = instance_norm(lucid.tensor(x_np), momentum=1.5, **kwargs)
         oracle.assert_close(out.numpy(), expected.numpy())
-    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\] \(or None to freeze\), "
-                       "got 1.5"):
-        instance_norm(lucid.tensor(x_np), mean, var, momentum=1.5)
+    with pytest.raises(ValueError, match=r"momentum must be a finite float \(or None to freeze\), "
+                       "got nan"):
+        instance_norm(lucid.tensor(x_np), mean, var, momentum=float("nan"))
     np.testing.assert_array_equal(mean, np.array([0.5, -1, 2], np.float32))
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3)])
+def test_instance_norm_rank_error_says_at_least_3_d_like_lucid(shape):
+    with pytest.raises(ValueError, match=r"got rank \d with shape .*at least 3-D"):
+        instance_norm(lucid.ones(*shape))

@@ -258,13 +258,46 @@ def test_single_spatial_element_in_training_raises_and_changes_nothing(shape, tr
             module.eval()(lucid.ones(*shape))
 
 
-def test_invalid_momentum_raises_before_any_update():
-    module = nn.InstanceNorm1d(3, track_running_stats=True, momentum=1.5)
-    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\] \(or None to freeze\), "
-                       "got 1.5"):
+@pytest.mark.parametrize("momentum", [-1.2, -1.0, 1.5])
+def test_any_finite_momentum_updates_like_torch(momentum, rng):
+    module, reference = modules(2, affine=True, track_running_stats=True, momentum=momentum)
+    for _ in range(2):
+        x_np = rng.standard_normal((2, 3, 5, 3)).astype(np.float32) * 2 + 1
+        oracle.assert_close(module(lucid.tensor(x_np)).numpy(),
+                            reference(torch.tensor(x_np)).detach().numpy())
+    assert_same_state(module, reference)
+
+
+@pytest.mark.parametrize("momentum", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_momentum_raises_before_any_update(momentum):
+    module = nn.InstanceNorm1d(3, track_running_stats=True, momentum=momentum)
+    with pytest.raises(ValueError, match=r"momentum must be a finite float \(or None to "
+                       rf"freeze\), got {momentum}"):
         module(lucid.randn(2, 3, 5) + 3)
     np.testing.assert_array_equal(module.running_mean, np.zeros(3))
     np.testing.assert_array_equal(module.running_var, np.ones(3))
+
+
+def test_squared_deviations_that_overflow_float32_give_torchs_finite_values(rng):
+    module, reference = modules(2, affine=True, track_running_stats=True)
+    x_np = (rng.standard_normal((2, 3, 4, 4)) * 1e30 + 1e30).astype(np.float32)
+    ours, theirs = lucid.tensor(x_np, requires_grad=True), torch.tensor(x_np)
+    out, expected = module(ours), reference(theirs).detach().numpy()
+    assert np.isfinite(expected).all() and np.isfinite(out.numpy()).all()
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-4, atol=1e-4)
+    out.backward(rng.standard_normal(x_np.shape).astype(np.float32))
+    assert np.isfinite(np.asarray(ours.grad)).all()
+
+
+def test_eps_zero_on_a_constant_instance_gives_zero_like_torch():
+    x_np = np.full((2, 3, 4, 4), 7.0, np.float32)
+    x_np[1] = np.random.default_rng(0).standard_normal((3, 4, 4))
+    expected = torch.nn.functional.instance_norm(torch.tensor(x_np), eps=0.0).numpy()
+    out = nn.functional.instance_norm(lucid.tensor(x_np), eps=0.0).numpy()
+    assert (out[0] == 0).all() and (expected[0] == 0).all()
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    module = nn.InstanceNorm2d(3, eps=0.0)
+    np.testing.assert_array_equal(module(lucid.tensor(x_np)).numpy(), out)
 
 
 @pytest.mark.parametrize("track", [False, True])

@@ -84,10 +84,9 @@ def test_files_not_written_by_save_are_refused_and_nothing_runs(tmp_path):
         with pytest.raises(ValueError, match="is not a checkpoint written by lucid.save.*"
                            + reason):
             lucid.load(path)
-    with zipfile.ZipFile(tmp_path / "objects.npz", "w") as archive:
-        with archive.open("__lucid__.npy", "w") as entry:
-            np.lib.format.write_array(entry, np.array([{"a": 1}], dtype=object),
-                                      allow_pickle=True)
+    with zipfile.ZipFile(tmp_path / "objects.npz", "w") as archive, \
+            archive.open("__lucid__.npy", "w") as entry:
+        np.lib.format.write_array(entry, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(ValueError, match="Object arrays cannot be loaded"):
         lucid.load(tmp_path / "objects.npz")
 
