@@ -59,8 +59,9 @@ class InstanceNorm(nn.Module):
     PyTorch's errors): an instance with nothing to reduce (a rank-2 ``(N, C)`` input,
     ``feature_axes`` covering every non-batch axis) or a single element normalises to 0, so
     the output is ``bias``, and it leaves the running statistics unchanged; a ``mask`` may
-    be a float array (nonzero is valid). One deliberate difference: the ``mask`` must have
-    the input's rank (size-1 axes broadcast), so it cannot align with the wrong axes.
+    be a float array (nonzero is valid). An instance the mask leaves empty also gives
+    ``bias`` (Flax's gives NaN). One deliberate difference: the ``mask`` must have the
+    input's rank (size-1 axes broadcast), so it cannot align with the wrong axes.
 
     ``dtype`` and ``param_dtype`` mean what they mean in Flax (result dtype, parameter
     dtype), and the output dtype is Flax's. The statistics are always taken in at least
