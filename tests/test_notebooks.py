@@ -123,7 +123,8 @@ def test_install_cell_does_nothing_when_lucid_jax_is_importable(monkeypatch):
 
 def test_install_cell_pins_the_runtime_jax(monkeypatch):
     installed = {"jax": "0.7.2", "jaxlib": "0.7.2", "jax-cuda12-plugin": "0.7.2",
-                 "libtpu": "0.0.21", "numpy": "2.0.2", "flax": "0.10.6"}
+                 "libtpu": "0.0.21", "numpy": "2.0.2", "flax": "0.10.6",
+                 None: "1.0"}  # a broken distribution without a name
     [(command, constraints)] = _run_install_cell(monkeypatch, importable=False,
                                                   installed=installed)
     assert command[:5] == [sys.executable, "-m", "pip", "install", "-q"]

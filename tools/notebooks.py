@@ -51,7 +51,7 @@ import tempfile
 if importlib.util.find_spec("lucid_jax") is None:
     pins = {dist.metadata["Name"].lower(): dist.version
             for dist in importlib.metadata.distributions()
-            if dist.metadata["Name"].lower().startswith(("jax", "libtpu"))}
+            if (dist.metadata["Name"] or "").lower().startswith(("jax", "libtpu"))}
     if "jax" in pins and tuple(int(p) for p in pins["jax"].split(".")[:2]) < (0, 7):
         raise RuntimeError(
             f"This runtime has jax {pins['jax']}; lucid-jax needs jax>=0.7. Upgrade JAX for "
@@ -143,7 +143,11 @@ def execute(nb: nbformat.NotebookNode, workdir: Path, kernels: Path,
                        kernel_spec_manager=kernel_spec_manager(kernels, python))
     client = NotebookClient(nb, km=km, timeout=300, allow_errors=False,
                             resources={"metadata": {"path": str(workdir)}})
-    client.execute()
+    try:
+        client.execute()
+    finally:  # nbclient leaves a kernel it was handed running
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
 
 
 def machine_paths() -> list[str]:
