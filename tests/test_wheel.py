@@ -32,9 +32,8 @@ _spec = importlib.util.spec_from_file_location("notebook_tool", ROOT / "tools" /
 tool = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tool)
 
-# The notebook a new user opens first. Until it exists, the tour plays its part.
-QUICKSTART = next(p for p in (ROOT / "notebooks" / "01_quickstart_lucid.ipynb",
-                              ROOT / "notebooks" / "lucid_jax_tour.ipynb") if p.exists())
+# The notebook a new user opens first.
+QUICKSTART = ROOT / "notebooks" / "01_quickstart_lucid.ipynb"
 
 
 def _run(command: list[str], cwd: Path, timeout: int = 900) -> str:
