@@ -20,7 +20,7 @@ test: $(PY)
 
 bench: $(PY)
 	$(PY) -m pip install --quiet -e ".[test]"
-	$(PY) benchmarks/run.py --markdown benchmarks/RESULTS.md --readme
+	$(PY) benchmarks/run.py --markdown benchmarks/RESULTS.md --readme --plot benchmarks/ratios.png
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
