@@ -49,8 +49,23 @@ def channel_axes(ndim: int, channel_axis: int | Sequence[int]) -> tuple[int, ...
     return tuple(sorted(axes))
 
 
-def check_input(x: jax.Array, channel_axis: int | Sequence[int]) -> None:
-    """``x`` is floating point with a batch axis, the channel axes and >= 1 spatial axis."""
+EDGE_CASES = ("torch", "flax")
+
+
+def check_edge_cases(edge_cases: Any) -> None:
+    if edge_cases not in EDGE_CASES:
+        raise ValueError(
+            f"edge_cases must be 'torch' (PyTorch's errors) or 'flax' (normalise to 0 where "
+            f"nothing is left to reduce), got {edge_cases!r}"
+        )
+
+
+def check_input(x: jax.Array, channel_axis: int | Sequence[int],
+                edge_cases: str = "torch") -> None:
+    """``x`` is floating point with a batch axis, the channel axes and >= 1 spatial axis.
+
+    With ``edge_cases="flax"`` no spatial axis is needed (Flax accepts ``(N, C)``).
+    """
     several = isinstance(channel_axis, Sequence) and not isinstance(channel_axis, str)
     channels = channel_axis if several else (channel_axis,)
     if not jnp.issubdtype(x.dtype, jnp.floating):
@@ -58,11 +73,12 @@ def check_input(x: jax.Array, channel_axis: int | Sequence[int]) -> None:
             f"instance_norm expects a floating-point input, got dtype {x.dtype}; "
             "cast it first, e.g. x.astype(jnp.float32)"
         )
-    if x.ndim < 2 + len(channels):
-        expected = 2 + len(channels)
+    expected = (2 if edge_cases == "torch" else 1) + len(channels)
+    if x.ndim < expected:
+        layout = "(N, C, *spatial)" if edge_cases == "torch" else "(N, C)"
         raise ValueError(
-            f"instance_norm expects an input of rank >= {expected} (N, C, *spatial), "
-            f"got rank {x.ndim} with shape {tuple(x.shape)}"
+            f"instance_norm expects an input of rank >= {expected} {layout}, got rank "
+            f"{x.ndim} with shape {tuple(x.shape)}: it must be at least {expected}-D"
         )
 
 
@@ -112,12 +128,13 @@ def check_running_stats(running_mean: Any, running_var: Any) -> None:
 
 
 def check_momentum(momentum: Any) -> None:
+    """Any finite float (PyTorch accepts values outside [0, 1]) or ``None``."""
     if momentum is None:
         return
-    if isinstance(momentum, bool) or not isinstance(momentum, int | float | np.floating):
-        raise ValueError(f"momentum must be a float in [0, 1] or None, got {momentum!r}")
-    if not 0.0 <= float(momentum) <= 1.0:
-        raise ValueError(f"momentum must be in [0, 1] (or None to freeze), got {momentum}")
+    if isinstance(momentum, bool) or not isinstance(momentum, int | float | np.number):
+        raise ValueError(f"momentum must be a finite float or None, got {momentum!r}")
+    if not np.isfinite(float(momentum)):
+        raise ValueError(f"momentum must be a finite float (or None to freeze), got {momentum}")
 
 
 def check_eps(eps: Any) -> None:
@@ -125,8 +142,22 @@ def check_eps(eps: Any) -> None:
         raise ValueError(f"eps must be a non-negative float, got {eps!r}")
 
 
-def as_mask(mask: Any, x: jax.Array) -> jax.Array | None:
-    """A boolean mask broadcastable to ``x``; 0/1 integers are converted, floats rejected."""
+def _insert_axes_hint(channels: tuple[int, ...], ndim: int) -> str:
+    """How to give a mask without the channel axes those axes back, as size-1 axes."""
+    if channels == (1,):
+        return "mask[:, None]"
+    if channels == (ndim - 1,):
+        return "mask[..., None]"
+    return f"jnp.expand_dims(mask, {channels})"
+
+
+def as_mask(mask: Any, x: jax.Array, channels: tuple[int, ...]) -> jax.Array | None:
+    """A boolean mask of ``x``'s rank, broadcastable to ``x``; 0/1 integers are converted,
+    floats rejected.
+
+    A lower rank is refused: NumPy would align its trailing axes, so an ``(N, H, W)`` mask
+    would meet an ``(N, C, H, W)`` input as ``(C, H, W)``, silently wrong when N == C.
+    """
     if mask is None:
         return None
     mask = jnp.asarray(mask)
@@ -134,6 +165,17 @@ def as_mask(mask: Any, x: jax.Array) -> jax.Array | None:
         raise ValueError(
             f"mask must be boolean (or 0/1 integers), got dtype {mask.dtype}; "
             "use e.g. mask > 0.5 to make it boolean"
+        )
+    if mask.ndim < x.ndim:
+        without_channels = tuple(d for a, d in enumerate(x.shape) if a not in channels)
+        per_element = tuple(1 if a in channels else d for a, d in enumerate(x.shape))
+        fix = (f"; it looks like a mask without the channel axes: use "
+               f"{_insert_axes_hint(channels, x.ndim)}" if mask.shape == without_channels else
+               f"; give it size-1 axes where it broadcasts, e.g. shape {per_element}")
+        raise ValueError(
+            f"mask of shape {tuple(mask.shape)} has rank {mask.ndim}, but the input of shape "
+            f"{tuple(x.shape)} has rank {x.ndim}: a mask needs the input's rank, with size-1 "
+            f"axes to broadcast{fix}"
         )
     try:
         broadcast_ok = np.broadcast_shapes(mask.shape, x.shape) == tuple(x.shape)

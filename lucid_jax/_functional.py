@@ -33,9 +33,10 @@ def _static(channel_axis: ChannelAxis, axis_name: AxisName | list[str]):
     return channel_axis, axis_name
 
 
-def _layout(x: jax.Array, channel_axis: ChannelAxis) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _layout(x: jax.Array, channel_axis: ChannelAxis,
+            edge_cases: str = "torch") -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Validated (channel axes, reduced axes) of ``x``."""
-    _checks.check_input(x, channel_axis)
+    _checks.check_input(x, channel_axis, edge_cases)
     channels = _checks.channel_axes(x.ndim, channel_axis)
     reduce_axes = tuple(a for a in range(1, x.ndim) if a not in channels)
     return channels, reduce_axes
@@ -56,24 +57,26 @@ def _squeeze(stat: jax.Array, reduce_axes: tuple[int, ...]) -> jax.Array:
     return jnp.squeeze(stat, axis=reduce_axes)
 
 
-def _check_input_stats(x, channels, axis_name):
+def _check_input_stats(x, channels, axis_name, edge_cases="torch"):
     """Checks for statistics taken from the input (possibly split across ``axis_name``)."""
     _checks.check_axis_name(axis_name)
     shards = 1 if axis_name is None else jax.lax.axis_size(axis_name)
-    _checks.check_reduced_size(x, channels, shards)
+    if edge_cases == "torch":
+        _checks.check_reduced_size(x, channels, shards)
 
 
-def _input_moments(x, mask, channel_axis, axis_name):
+def _input_moments(x, mask, channel_axis, axis_name, edge_cases="torch"):
     """Validated per-instance moments (reduced axes kept) and the reduced axes."""
-    channels, reduce_axes = _layout(x, channel_axis)
-    _check_input_stats(x, channels, axis_name)
-    return moments(x, reduce_axes, _checks.as_mask(mask, x), axis_name), channels, reduce_axes
+    channels, reduce_axes = _layout(x, channel_axis, edge_cases)
+    _check_input_stats(x, channels, axis_name, edge_cases)
+    mask = _checks.as_mask(mask, x, channels)
+    return moments(x, reduce_axes, mask, axis_name), channels, reduce_axes
 
 
 def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
                   use_input_stats: bool = True, momentum: float | None = 0.1,
                   eps: float = 1e-5, *, channel_axis: ChannelAxis = 1, mask=None,
-                  axis_name: AxisName = None) -> jax.Array:
+                  axis_name: AxisName = None, edge_cases: str = "torch") -> jax.Array:
     """Instance normalisation: each ``(n, c)`` slice normalised over its spatial axes.
 
     ``y = (x - mean[n, c]) / sqrt(var[n, c] + eps) * weight + bias`` with the biased variance,
@@ -91,10 +94,20 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
         statistics with :func:`update_running_stats`.
       eps: added to the variance inside the square root.
       channel_axis: the channel axis (or axes); axis 0 is always the batch axis.
-      mask: boolean, broadcastable to ``x``: only ``True`` elements enter the statistics
-        (every element is normalised). 0/1 integers are accepted.
+      mask: boolean, of ``x``'s rank and broadcastable to it (size-1 axes broadcast; a
+        lower rank is refused, because NumPy would align it with the wrong axes): only
+        ``True`` elements enter the statistics, every element is normalised. 0/1 integers
+        are accepted. An instance with no valid element normalises to 0 (output ``bias``):
+        finite, with a zero gradient, so a padded sample cannot poison a loss.
       axis_name: mesh axis (or axes) across which each instance's spatial elements are split,
         inside ``jax.shard_map``; sums and counts are reduced over it.
+      edge_cases: ``"torch"`` (default) raises PyTorch's errors for an input with no spatial
+        axis or a single spatial element; ``"flax"`` follows ``flax.linen.InstanceNorm``:
+        such instances normalise to 0 (output ``bias``). The Flax modules use ``"flax"``.
+
+    Where PyTorch returns finite values, so does this: a constant instance with ``eps=0``
+    normalises to 0, and an instance whose squared deviations overflow (values near 1e20 in
+    float32) to 0, never NaN.
 
     Returns:
       An array of ``x``'s shape and dtype; statistics are computed in at least float32.
@@ -115,30 +128,31 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
     """
     _checks.check_momentum(momentum)
     _checks.check_eps(eps)
+    _checks.check_edge_cases(edge_cases)
     channel_axis, axis_name = _static(channel_axis, axis_name)
     return _instance_norm(x, running_mean, running_var, weight, bias, mask,
                           use_input_stats=bool(use_input_stats), eps=float(eps),
-                          channel_axis=channel_axis, axis_name=axis_name)
+                          channel_axis=channel_axis, axis_name=axis_name, edge_cases=edge_cases)
 
 
-@partial(jax.jit, static_argnames=("use_input_stats", "eps", "channel_axis", "axis_name"))
+@partial(jax.jit, static_argnames=("use_input_stats", "eps", "channel_axis", "axis_name",
+                                   "edge_cases"))
 def _instance_norm(x, running_mean, running_var, weight, bias, mask, *, use_input_stats, eps,
-                   channel_axis, axis_name):
+                   channel_axis, axis_name, edge_cases):
     x = jnp.asarray(x)
-    channels, _ = _layout(x, channel_axis)
+    channels, reduce_axes = _layout(x, channel_axis, edge_cases)
     _checks.check_param("weight", weight, x, channels, per_sample=True)
     _checks.check_param("bias", bias, x, channels, per_sample=True)
     dtype = compute_dtype(x.dtype)
     if use_input_stats:
-        channels, reduce_axes = _layout(x, channel_axis)
-        _check_input_stats(x, channels, axis_name)
-        y = standardize(x, _checks.as_mask(mask, x), reduce_axes, axis_name, eps)
+        _check_input_stats(x, channels, axis_name, edge_cases)
+        y = standardize(x, _checks.as_mask(mask, x, channels), reduce_axes, axis_name, eps)
     else:
         _checks.check_running_stats(running_mean, running_var)
         _checks.check_param("running_mean", running_mean, x, channels, per_sample=False)
         _checks.check_param("running_var", running_var, x, channels, per_sample=False)
         # Validated for a uniform API (a typo fails in eval too); running statistics ignore them.
-        _checks.as_mask(mask, x)
+        _checks.as_mask(mask, x, channels)
         _checks.check_axis_name(axis_name)
         mean = _broadcast_param(running_mean, x, channels, dtype)
         var = _broadcast_param(running_var, x, channels, dtype)
@@ -180,17 +194,20 @@ def _instance_moments(x, mask, *, channel_axis, axis_name, unbiased):
 
 def update_running_stats(x, running_mean, running_var, momentum: float | None = 0.1, *,
                          channel_axis: ChannelAxis = 1, mask=None, axis_name: AxisName = None,
-                         batch_axis_name: AxisName = None) -> tuple[jax.Array, jax.Array]:
+                         batch_axis_name: AxisName = None,
+                         edge_cases: str = "torch") -> tuple[jax.Array, jax.Array]:
     """New running statistics after seeing ``x``, by PyTorch's InstanceNorm rule.
 
     ``new = (1 - momentum) * old + momentum * mean_n(stat[n, c])`` where ``stat`` is each
     instance's mean, or its *unbiased* variance (divided by ``count - 1``). ``momentum`` is
     PyTorch's: the weight of the new value. ``momentum=None`` freezes the statistics, as
-    PyTorch's InstanceNorm does (it is not a cumulative average). Returns new arrays in the
-    running statistics' dtype; nothing is written.
+    PyTorch's InstanceNorm does (it is not a cumulative average); any other finite value is
+    accepted, as PyTorch accepts it. Returns new arrays in the running statistics' dtype;
+    nothing is written.
 
     With a ``mask``, instances with fewer than two valid elements are left out of the batch
-    average (if none is left, the statistics stay as they were). ``axis_name`` is the mesh axis
+    average (if none is left, the statistics stay as they were); so are single-element
+    instances under ``edge_cases="flax"`` (PyTorch's rule raises). ``axis_name`` is the mesh axis
     that splits each instance's spatial elements; ``batch_axis_name`` the one that splits the
     batch, over which the batch average is taken.
 
@@ -202,28 +219,30 @@ def update_running_stats(x, running_mean, running_var, momentum: float | None = 
     ([2.25], [3.0])
     """
     _checks.check_momentum(momentum)
+    _checks.check_edge_cases(edge_cases)
     channel_axis, axis_name = _static(channel_axis, axis_name)
     _, batch_axis_name = _static(channel_axis, batch_axis_name)
     return _update_running_stats(x, running_mean, running_var, mask,
                                  momentum=None if momentum is None else float(momentum),
                                  channel_axis=channel_axis, axis_name=axis_name,
-                                 batch_axis_name=batch_axis_name)
+                                 batch_axis_name=batch_axis_name, edge_cases=edge_cases)
 
 
-@partial(jax.jit, static_argnames=("momentum", "channel_axis", "axis_name", "batch_axis_name"))
+@partial(jax.jit, static_argnames=("momentum", "channel_axis", "axis_name", "batch_axis_name",
+                                   "edge_cases"))
 def _update_running_stats(x, running_mean, running_var, mask, *, momentum, channel_axis,
-                          axis_name, batch_axis_name):
+                          axis_name, batch_axis_name, edge_cases):
     x = jnp.asarray(x)
-    channels, _ = _layout(x, channel_axis)
+    channels, _ = _layout(x, channel_axis, edge_cases)
     _checks.check_running_stats(running_mean, running_var)
     _checks.check_param("running_mean", running_mean, x, channels, per_sample=False)
     _checks.check_param("running_var", running_var, x, channels, per_sample=False)
     running_mean, running_var = jnp.asarray(running_mean), jnp.asarray(running_var)
     _checks.check_axis_name(batch_axis_name, "batch_axis_name")
     if momentum is None or momentum == 0.0:
-        _input_moments(x, mask, channel_axis, axis_name)  # same checks as a real update
+        _input_moments(x, mask, channel_axis, axis_name, edge_cases)  # a real update's checks
         return running_mean, running_var
-    stats, _, reduce_axes = _input_moments(x, mask, channel_axis, axis_name)
+    stats, _, reduce_axes = _input_moments(x, mask, channel_axis, axis_name, edge_cases)
     count = _squeeze(stats.count, reduce_axes)
     unbiased_var = _squeeze(stats.var, reduce_axes) * count / jnp.maximum(count - 1, 1)
     valid = count > 1

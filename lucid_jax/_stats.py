@@ -66,7 +66,8 @@ def moments(x: jax.Array, reduce_axes: tuple[int, ...], mask: jax.Array | None =
 
     ``mask`` (boolean, broadcastable to ``x``) selects the elements that count. With
     ``axis_name`` the instance is split across that mesh axis and sums are reduced over it.
-    An instance with no valid element gets mean 0 and variance 0 (finite, never NaN).
+    An instance with no valid element gets mean 0 and variance 0 (finite, never NaN); one
+    whose squared deviations overflow gets an infinite variance, never NaN.
     """
     x = x.astype(compute_dtype(x.dtype))
     if mask is None:
@@ -92,7 +93,12 @@ def moments(x: jax.Array, reduce_axes: tuple[int, ...], mask: jax.Array | None =
     sum_shifted, = _sums((x - for_sum,), reduce_axes, mask, axis_name)
     sum_squares, = _sums((jnp.square(x - for_squares),), reduce_axes, mask, axis_name)
     mean_shifted = sum_shifted / divisor
-    var = jnp.maximum(sum_squares / divisor - mean_shifted * mean_shifted, 0)
+    mean_squares = sum_squares / divisor
+    # Squared deviations that overflow (|x - mean| ~ 1e19 in float32) leave the variance
+    # infinite, as PyTorch's does, so the output is 0; mean_shifted**2 may overflow as well,
+    # and inf - inf would be NaN.
+    var = jnp.where(mean_squares == jnp.inf, mean_squares,
+                    jnp.maximum(mean_squares - mean_shifted * mean_shifted, 0))
     shift = for_centre
     return Moments(shift, mean_shifted, var, count)
 
@@ -110,9 +116,18 @@ def standardize(x: jax.Array, mask: jax.Array | None, reduce_axes: tuple[int, ..
 
 
 def _standardized(x, mask, reduce_axes, axis_name, eps) -> tuple[jax.Array, Moments, jax.Array]:
-    """The standardised ``x``, its moments and ``inv = 1 / sqrt(var + eps)``."""
+    """The standardised ``x``, its moments and ``inv = 1 / sqrt(var + eps)``.
+
+    Where an instance has nothing to normalise by, ``inv`` is 0 and so is the output (and its
+    derivative): a fully masked instance (not ``x / sqrt(eps)``), and with ``eps=0`` a constant
+    one (PyTorch's 0, not ``0 * inf``).
+    """
     stats = moments(x, reduce_axes, mask, axis_name)
     inv = jax.lax.rsqrt(stats.var + eps)
+    if eps == 0:
+        inv = jnp.where(stats.var > 0, inv, 0)
+    if mask is not None:
+        inv = jnp.where(stats.count > 0, inv, 0)
     return stats.centre(x.astype(inv.dtype)) * inv, stats, inv
 
 

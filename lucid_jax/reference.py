@@ -34,6 +34,10 @@ def broadcast_param(value, x, channels):
     return value.reshape(shape)
 
 
+def _reduce_axes(x, channel_axis):
+    return layout(x, channel_axis)[1]
+
+
 def moments(x, channel_axis=1, mask=None):
     """Per-instance mean and biased variance (reduced axes kept), in float64."""
     mean, var = _moments(x, channel_axis, mask)
@@ -55,7 +59,11 @@ def _moments(x, channel_axis, mask):
 
 def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
                   use_input_stats=True, eps=1e-5, channel_axis=1, mask=None):
-    """Instance normalisation in float64, the textbook formula."""
+    """Instance normalisation in float64, the textbook formula.
+
+    An instance with nothing to normalise by (fully masked, or constant with ``eps=0``)
+    normalises to 0, the library's decided semantics.
+    """
     x = np.asarray(x, np.longdouble)
     channels, _ = layout(x, channel_axis)
     if use_input_stats:
@@ -63,7 +71,13 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
     else:
         mean = broadcast_param(running_mean, x, channels)
         var = broadcast_param(running_var, x, channels)
-    y = (x - mean) / np.sqrt(var + eps)
+    std = np.sqrt(var + eps)
+    # Nothing to normalise by (a fully masked instance, or a constant one with eps=0): 0.
+    empty = std == 0
+    if use_input_stats and mask is not None:
+        empty = empty | ~np.broadcast_to(np.asarray(mask, bool), x.shape).any(
+            _reduce_axes(x, channel_axis), keepdims=True)
+    y = np.where(empty, 0, (x - mean) / np.where(empty, 1, std))
     if weight is not None:
         y = y * broadcast_param(weight, x, channels)
     if bias is not None:

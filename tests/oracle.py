@@ -48,7 +48,8 @@ def input_grad(x, cotangent, eps=1e-5, channel_axis=1, mask=None, weight=None):
 
     With ``y = (x - mu) * r * w``, ``r = (var + eps)^-1/2`` and statistics over the masked
     elements ``m`` (count ``n``): ``dx = r*g - m*r*sum(g)/n - m*(x - mu)*r^3*sum(g*(x - mu))/n``
-    where ``g = cotangent * w`` and the sums run over every element of the instance.
+    where ``g = cotangent * w`` and the sums run over every element of the instance. A fully
+    masked instance normalises to 0, so its gradient is 0.
     """
     x = np.asarray(x, np.float64)
     g = np.asarray(cotangent, np.float64)
@@ -57,8 +58,9 @@ def input_grad(x, cotangent, eps=1e-5, channel_axis=1, mask=None, weight=None):
         g = g * broadcast_param(weight, x, channels)
     mean, var = moments(x, channel_axis, mask)
     m = np.ones_like(x) if mask is None else np.broadcast_to(np.asarray(mask, bool), x.shape)
-    n = np.maximum(m.sum(axes, keepdims=True), 1)
-    r = 1.0 / np.sqrt(var + eps)
+    count = m.sum(axes, keepdims=True)
+    n = np.maximum(count, 1)
+    r = np.where(count > 0, 1.0 / np.sqrt(var + eps), 0)
     centred = x - mean
     return (r * g - m * r * g.sum(axes, keepdims=True) / n
             - m * centred * r**3 * (g * centred).sum(axes, keepdims=True) / n)

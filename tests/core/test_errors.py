@@ -19,8 +19,23 @@ def test_integer_input():
 
 @pytest.mark.parametrize("shape", [(3,), (2, 3)])
 def test_rank_below_three(shape):
-    with pytest.raises(ValueError, match=rf"rank >= 3 \(N, C, \*spatial\), got rank {len(shape)}"):
+    with pytest.raises(ValueError, match=rf"rank >= 3 \(N, C, \*spatial\), got rank {len(shape)} "
+                                         r".*it must be at least 3-D"):
         lucid_jax.instance_norm(jnp.ones(shape))
+
+
+def test_rank_below_two_under_flax_edge_cases():
+    with pytest.raises(ValueError, match=r"rank >= 2 \(N, C\), got rank 1 .*at least 2-D"):
+        lucid_jax.instance_norm(jnp.ones(3), edge_cases="flax")
+
+
+@pytest.mark.parametrize("edge_cases", ["pytorch", None, "Flax"])
+def test_unknown_edge_cases(edge_cases):
+    with pytest.raises(ValueError, match=rf"edge_cases must be 'torch' .* or 'flax' .*, got "
+                                         rf"{edge_cases!r}"):
+        lucid_jax.instance_norm(X, edge_cases=edge_cases)
+    with pytest.raises(ValueError, match=r"edge_cases must be 'torch'"):
+        lucid_jax.update_running_stats(X, jnp.zeros(3), jnp.ones(3), edge_cases=edge_cases)
 
 
 def test_channel_axis_is_the_batch_axis():
@@ -80,15 +95,18 @@ def test_single_element_per_instance_when_using_input_stats():
     assert out.shape == single.shape
 
 
-@pytest.mark.parametrize("momentum", [-0.1, 1.5])
-def test_momentum_out_of_range(momentum):
-    with pytest.raises(ValueError, match=rf"momentum must be in \[0, 1\].*got {momentum}"):
+@pytest.mark.parametrize("momentum", [float("nan"), float("inf"), -float("inf"),
+                                      np.float32("nan")])
+def test_non_finite_momentum(momentum):
+    with pytest.raises(ValueError, match=r"momentum must be a finite float \(or None to freeze\), "
+                                         rf"got {momentum}"):
         lucid_jax.update_running_stats(X, jnp.zeros(3), jnp.ones(3), momentum)
+    with pytest.raises(ValueError, match=r"momentum must be a finite float"):
+        lucid_jax.instance_norm(X, momentum=momentum)
 
 
 def test_momentum_of_wrong_type():
-    with pytest.raises(ValueError,
-                       match=r"momentum must be a float in \[0, 1\] or None, got '0.1'"):
+    with pytest.raises(ValueError, match=r"momentum must be a finite float or None, got '0.1'"):
         lucid_jax.instance_norm(X, momentum="0.1")
 
 
@@ -98,13 +116,28 @@ def test_bad_eps(eps):
         lucid_jax.instance_norm(X, eps=eps)
 
 
+def test_mask_of_lower_rank_is_refused_with_the_fix():
+    x = jnp.ones((4, 4, 5, 5))  # N == C: NumPy's trailing alignment would be silently wrong
+    with pytest.raises(ValueError, match=r"mask of shape \(4, 5, 5\) has rank 3, but the input of "
+                                         r"shape \(4, 4, 5, 5\) has rank 4: .*use mask\[:, None\]"):
+        lucid_jax.instance_norm(x, mask=jnp.ones((4, 5, 5), bool))
+    with pytest.raises(ValueError, match=r"has rank 3.*use mask\[\.\.\., None\]"):
+        lucid_jax.instance_norm(jnp.ones((4, 5, 5, 4)), mask=jnp.ones((4, 5, 5), bool),
+                                channel_axis=-1)
+    with pytest.raises(ValueError, match=r"has rank 2.*use jnp\.expand_dims\(mask, \(1, 2\)\)"):
+        lucid_jax.instance_norm(x, mask=jnp.ones((4, 5), bool), channel_axis=(1, 2))
+    with pytest.raises(ValueError, match=r"mask of shape \(5,\) has rank 1.*give it size-1 axes "
+                                         r"where it broadcasts, e.g. shape \(4, 1, 5, 5\)"):
+        lucid_jax.instance_norm(x, mask=jnp.ones(5, bool))
+
+
 def test_mask_errors():
     with pytest.raises(ValueError,
                        match=r"mask must be boolean \(or 0/1 integers\), got dtype float32"):
         lucid_jax.instance_norm(X, mask=jnp.ones((2, 3, 4), jnp.float32))
-    with pytest.raises(ValueError, match=r"mask of shape \(2, 5\) cannot be broadcast to the "
+    with pytest.raises(ValueError, match=r"mask of shape \(1, 2, 5\) cannot be broadcast to the "
                                          r"input's shape \(2, 3, 4\)"):
-        lucid_jax.instance_norm(X, mask=jnp.ones((2, 5), bool))
+        lucid_jax.instance_norm(X, mask=jnp.ones((1, 2, 5), bool))
 
 
 def test_unbound_axis_name():

@@ -15,7 +15,7 @@ MODULES = {3: torch.nn.InstanceNorm1d, 4: torch.nn.InstanceNorm2d, 5: torch.nn.I
 
 
 @pytest.mark.parametrize("shape", [(4, 3, 9), (3, 2, 5, 4), (2, 3, 3, 4, 2)])
-@pytest.mark.parametrize("momentum", [0.1, 0.3, None, 1.0])
+@pytest.mark.parametrize("momentum", [0.1, 0.3, None, 1.0, -1.2, -1.0, 1.7])
 def test_matches_torch_module_over_steps(rng, shape, momentum):
     c = shape[1]
     module = MODULES[len(shape)](c, momentum=momentum, affine=True, track_running_stats=True)
