@@ -32,6 +32,17 @@ def test_float32_within_2e_6_of_float64_far_from_zero(rng, offset, shape):
     assert error <= 2e-6 * max(1.0, float(np.abs(weight).max()))
 
 
+def test_outliers_among_the_leading_elements_keep_full_accuracy(rng):
+    """The one-pass variance shifts by the mean of a few leading elements; where those are
+    outliers (here 1e3 above the rest, at an offset of 1e3), cancellation would cost ~1e-5
+    unless the variance is recomputed about the true mean."""
+    x = (rng.standard_normal((2, 3, 128, 128)) + 1e3).astype(np.float32)
+    x[..., 0, :64] += 1e3
+    y = np.asarray(lucid_jax.instance_norm(x), np.float64)
+    expected = oracle.instance_norm(x)
+    assert (np.abs(y - expected) <= 2e-6 * np.maximum(1, np.abs(expected))).all()
+
+
 @pytest.mark.parametrize(("dtype", "offset"), [(jnp.bfloat16, 5.0), (jnp.float16, 5.0),
                                                (jnp.float16, 200.0), (jnp.bfloat16, 200.0)])
 def test_low_precision_is_the_exact_result_rounded(rng, dtype, offset):
