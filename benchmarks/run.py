@@ -134,7 +134,11 @@ def implementations(case: Case, pass_: str) -> dict:
         if pass_ == "fwd+bwd" or fn is floor_fn:
             grad = jax.jit(lambda x, g: jax.vjp(lambda x: fn(x, *params), x)[1](g)[0])
             return lambda: _ready(grad(x, g))
-        grads = jax.jit(lambda x, w, b, g: jax.vjp(fn, x, w, b)[1](g))
+        def all_grads(x, w, b, g):
+            out, pullback = jax.vjp(fn, x, w, b)  # Flax promotes bf16 x with f32 params
+            return pullback(g.astype(out.dtype))
+
+        grads = jax.jit(all_grads)
         return lambda: _ready(grads(x, w, b, g))
 
     memory = torch.channels_last if case.channels_last and len(case.shape) == 4 else \
