@@ -21,7 +21,7 @@ test: $(PY)
 
 bench: $(PY)
 	$(PY) -m pip install --quiet -e ".[test]"
-	$(PY) benchmarks/run.py --markdown benchmarks/RESULTS.md --readme
+	$(PY) benchmarks/run.py --markdown benchmarks/RESULTS.md --readme --plot benchmarks/ratios.png
 
 # Re-execute every notebook in place (stored with outputs) and strip volatile metadata.
 notebooks: $(PY)

@@ -1,11 +1,11 @@
 """Per-instance moments: computed in >= float32 with an accurate variance.
 
-The variance is the corrected two-pass one: a first pass gives each instance's mean to working
-precision, the second sums the values shifted by it (and their squares), whose mean is only
-the first pass's rounding error. It never uses ``E[x^2] - E[x]^2`` on the raw values, which
-loses every significant digit at offsets of ~1e4 in float32. (Each pass is a reduction XLA's
-CPU backend runs at full speed; centring inside the reduction would make it materialise the
-centred array first, which measured ~1.3-1.9x slower for the same accuracy.)
+The variance comes from sums of the values shifted by an estimate of their mean, and of their
+squares, never from ``E[x^2] - E[x]^2`` on the raw values (which loses every significant digit
+at offsets of ~1e4 in float32). Unmasked, unsharded instances take the shift from a few leading
+elements, so one pass over the input gives both sums, and a second pass about the computed
+mean runs only where that estimate was poor; masked or sharded ones take it from a first pass
+(the corrected two-pass algorithm). ``benchmarks/README.md`` records what else was measured.
 
 Masks and cross-device reductions live here too: sums and counts are ``psum``-ed over
 ``axis_name`` before they are divided, so a sharded instance gets exactly the statistics of
@@ -60,6 +60,42 @@ def _sums(values: tuple[jax.Array, ...], reduce_axes: tuple[int, ...], mask: jax
     return sums if axis_name is None else jax.lax.psum(sums, axis_name)
 
 
+def _leading_mean(x: jax.Array, reduce_axes: tuple[int, ...]) -> jax.Array:
+    """A cheap per-instance shift: the mean of the first (up to) 64 elements of each instance's
+    first row along its last reduced axis, which XLA reads in a tiny separate fusion."""
+    first_row = tuple(slice(0, 1) if a in reduce_axes[:-1] else slice(None)
+                      for a in range(x.ndim))
+    head = jax.lax.slice_in_dim(x[first_row], 0, min(64, x.shape[reduce_axes[-1]]),
+                                axis=reduce_axes[-1])
+    return jnp.mean(head, axis=reduce_axes, keepdims=True)
+
+
+def _sharded(x: jax.Array, reduce_axes: tuple[int, ...]) -> bool:
+    """Whether a reduced axis is split by an explicit sharding (which refuses the slice that
+    :func:`_leading_mean` takes)."""
+    spec = jax.typeof(x).sharding.spec
+    return any(spec[a] is not None for a in reduce_axes if a < len(spec))
+
+
+def _shifted_moments(x, shift, reduce_axes, mask, axis_name, divisor):
+    """Mean of ``x - shift`` and the biased variance, from sums of the shifted values and their
+    squares: accurate while ``shift`` is within a few standard deviations of the mean."""
+    # The barrier hands each reduction its own copy of the small shift array. Without it XLA's
+    # CPU backend materialises the broadcast shifted input once and reads it twice: measured
+    # 0.60-0.72 ms instead of 0.48-0.62 ms on (8, 32, 64, 64).
+    for_sum, for_squares = jax.lax.optimization_barrier((shift, shift))
+    sum_shifted, = _sums((x - for_sum,), reduce_axes, mask, axis_name)
+    sum_squares, = _sums((jnp.square(x - for_squares),), reduce_axes, mask, axis_name)
+    mean_shifted = sum_shifted / divisor
+    mean_squares = sum_squares / divisor
+    # Squared deviations that overflow (|x - mean| ~ 1e19 in float32) leave the variance
+    # infinite, as PyTorch's does, so the output is 0; mean_shifted**2 may overflow as well,
+    # and inf - inf would be NaN.
+    var = jnp.where(mean_squares == jnp.inf, mean_squares,
+                    jnp.maximum(mean_squares - mean_shifted * mean_shifted, 0))
+    return mean_shifted, var
+
+
 def moments(x: jax.Array, reduce_axes: tuple[int, ...], mask: jax.Array | None = None,
             axis_name: AxisName = None) -> Moments:
     """Mean and biased variance over ``reduce_axes`` of ``x`` (already validated).
@@ -70,6 +106,28 @@ def moments(x: jax.Array, reduce_axes: tuple[int, ...], mask: jax.Array | None =
     whose squared deviations overflow gets an infinite variance, never NaN.
     """
     x = x.astype(compute_dtype(x.dtype))
+    if reduce_axes and mask is None and axis_name is None and not _sharded(x, reduce_axes):
+        # One pass: sums of x shifted by a cheap estimate of its mean. Their mean ``m`` is
+        # then a few standard deviations at most, and ``E[(x - s)^2] - m^2`` loses only
+        # ``log2(1 + m^2 / var)`` bits. Where some instance would lose more than ~3 (an
+        # outlier among the leading elements), a second pass shifts by the computed mean,
+        # whose error is only rounding: the corrected two-pass algorithm of Chan, Golub &
+        # LeVeque. The shift carries no gradient (y does not depend on it).
+        count = jnp.full([1 if a in reduce_axes else n for a, n in enumerate(x.shape)],
+                         np.prod([x.shape[a] for a in reduce_axes]), x.dtype)
+        shift = jax.lax.stop_gradient(_leading_mean(x, reduce_axes))
+        mean_shifted, var = _shifted_moments(x, shift, reduce_axes, None, None, count)
+
+        def refine():
+            better = jax.lax.stop_gradient(shift + mean_shifted)
+            return better, *_shifted_moments(x, better, reduce_axes, None, None, count)
+
+        shift, mean_shifted, var = jax.lax.cond(
+            jnp.any(mean_shifted * mean_shifted > 8 * var), refine,
+            lambda: (shift, mean_shifted, var))
+        return Moments(shift, mean_shifted, var, count)
+
+    # Masked or split across devices: pass 1 gives the mean to working precision, the shift.
     if mask is None:
         local = int(np.prod([x.shape[a] for a in reduce_axes]))
         shards = 1 if axis_name is None else jax.lax.axis_size(axis_name)
@@ -79,27 +137,8 @@ def moments(x: jax.Array, reduce_axes: tuple[int, ...], mask: jax.Array | None =
         mask = jnp.broadcast_to(mask, x.shape)
         total, count = _sums((x, jnp.ones_like(x)), reduce_axes, mask, axis_name)
     divisor = jnp.maximum(count, 1)
-
-    # Pass 1 gives the mean to working precision; it becomes the shift, and carries no
-    # gradient (y does not depend on it). Pass 2 sums the shifted values and their squares:
-    # their mean is only the rounding error of pass 1, so nothing cancels (the corrected
-    # two-pass algorithm of Chan, Golub & LeVeque).
-    #
-    # The barrier hands each pass-2 reduction (and the centring) its own copy of the small
-    # shift array. Without it XLA's CPU backend materialises the broadcast shifted input once
-    # and reads it twice: measured 0.60-0.72 ms instead of 0.48-0.62 ms on (8, 32, 64, 64).
     shift = jax.lax.stop_gradient(total / divisor)
-    for_sum, for_squares, for_centre = jax.lax.optimization_barrier((shift, shift, shift))
-    sum_shifted, = _sums((x - for_sum,), reduce_axes, mask, axis_name)
-    sum_squares, = _sums((jnp.square(x - for_squares),), reduce_axes, mask, axis_name)
-    mean_shifted = sum_shifted / divisor
-    mean_squares = sum_squares / divisor
-    # Squared deviations that overflow (|x - mean| ~ 1e19 in float32) leave the variance
-    # infinite, as PyTorch's does, so the output is 0; mean_shifted**2 may overflow as well,
-    # and inf - inf would be NaN.
-    var = jnp.where(mean_squares == jnp.inf, mean_squares,
-                    jnp.maximum(mean_squares - mean_shifted * mean_shifted, 0))
-    shift = for_centre
+    mean_shifted, var = _shifted_moments(x, shift, reduce_axes, mask, axis_name, divisor)
     return Moments(shift, mean_shifted, var, count)
 
 
