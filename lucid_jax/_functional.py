@@ -32,6 +32,13 @@ def _static(channel_axis: ChannelAxis, axis_name: AxisName | list[str]):
     return channel_axis, axis_name
 
 
+def _arrays(*values):
+    """Arrays as ``jax.jit`` accepts them: objects that define ``__jax_array__`` (a ``lucid``
+    Tensor, an Equinox module's array...) are converted; everything else passes as is."""
+    return tuple(v.__jax_array__() if not isinstance(v, jax.Array)
+                 and hasattr(type(v), "__jax_array__") else v for v in values)
+
+
 def _layout(x: jax.Array, channel_axis: ChannelAxis,
             edge_cases: str = "torch") -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Validated (channel axes, reduced axes) of ``x``."""
@@ -129,7 +136,7 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
     _checks.check_eps(eps)
     _checks.check_edge_cases(edge_cases)
     channel_axis, axis_name = _static(channel_axis, axis_name)
-    return _instance_norm(x, running_mean, running_var, weight, bias, mask,
+    return _instance_norm(*_arrays(x, running_mean, running_var, weight, bias, mask),
                           use_input_stats=bool(use_input_stats), eps=float(eps),
                           channel_axis=channel_axis, axis_name=axis_name, edge_cases=edge_cases)
 
@@ -177,7 +184,7 @@ def instance_moments(x, *, channel_axis: ChannelAxis = 1, mask=None, axis_name: 
     ([[3.0]], [[3.5]])
     """
     channel_axis, axis_name = _static(channel_axis, axis_name)
-    return _instance_moments(x, mask, channel_axis=channel_axis, axis_name=axis_name,
+    return _instance_moments(*_arrays(x, mask), channel_axis=channel_axis, axis_name=axis_name,
                              unbiased=bool(unbiased))
 
 
@@ -221,7 +228,7 @@ def update_running_stats(x, running_mean, running_var, momentum: float | None = 
     _checks.check_edge_cases(edge_cases)
     channel_axis, axis_name = _static(channel_axis, axis_name)
     _, batch_axis_name = _static(channel_axis, batch_axis_name)
-    return _update_running_stats(x, running_mean, running_var, mask,
+    return _update_running_stats(*_arrays(x, running_mean, running_var, mask),
                                  momentum=None if momentum is None else float(momentum),
                                  channel_axis=channel_axis, axis_name=axis_name,
                                  batch_axis_name=batch_axis_name, edge_cases=edge_cases)
@@ -291,7 +298,7 @@ def adain(content, style, eps: float = 1e-5, *, alpha=1.0, channel_axis: Channel
     _checks.check_eps(eps)
     alpha = _checks.check_alpha(alpha)
     channel_axis, axis_name = _static(channel_axis, axis_name)
-    return _adain(content, style, content_mask, style_mask, alpha, eps=float(eps),
+    return _adain(*_arrays(content, style, content_mask, style_mask), alpha, eps=float(eps),
                   channel_axis=channel_axis, axis_name=axis_name)
 
 

@@ -94,8 +94,10 @@ def test_format_numpy_as_tensor_and_the_core_read_tensors():
     assert torch.as_tensor(lucid.tensor(2.5)).item() == 2.5
     x = lucid.randn(2, 3, 8)
     assert jnp.asarray(x) is x.data     # __jax_array__: JAX's explicit conversion
-    np.testing.assert_array_equal(lucid_jax.instance_norm(jnp.asarray(x)),
+    np.testing.assert_array_equal(lucid_jax.instance_norm(x),  # the core reads a Tensor as is
                                   lucid.nn.functional.instance_norm(x).data)
+    mean, var = lucid_jax.instance_moments(x)
+    np.testing.assert_array_equal(mean, lucid_jax.instance_moments(x.data)[0])
 
 
 def test_clamp_without_bounds_and_bad_dims_raise_like_torch():
