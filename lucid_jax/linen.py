@@ -23,7 +23,7 @@ from flax.typing import Axes, Dtype, Initializer
 from jax.nn import initializers
 
 from lucid_jax import _flax_common
-from lucid_jax._linen_style import AdaIN, ConditionalInstanceNorm  # noqa: F401 (re-export)
+from lucid_jax._linen_style import AdaIN, ConditionalInstanceNorm
 
 
 class InstanceNorm(nn.Module):
@@ -171,3 +171,6 @@ class InstanceNorm(nn.Module):
         if new_stats is not None:
             mean.value, var.value = new_stats
         return y
+
+
+__all__ = ["InstanceNorm", "AdaIN", "ConditionalInstanceNorm"]

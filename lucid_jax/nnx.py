@@ -19,7 +19,7 @@ from flax.typing import Axes, Dtype, Initializer
 from jax.nn import initializers
 
 from lucid_jax import _flax_common
-from lucid_jax._nnx_style import AdaIN, ConditionalInstanceNorm  # noqa: F401 (re-export)
+from lucid_jax._nnx_style import AdaIN, ConditionalInstanceNorm
 
 
 class InstanceNorm(nnx.Module):
@@ -162,3 +162,6 @@ class InstanceNorm(nnx.Module):
         if new_stats is not None:
             self.mean[...], self.var[...] = new_stats
         return y
+
+
+__all__ = ["InstanceNorm", "AdaIN", "ConditionalInstanceNorm"]

@@ -20,7 +20,9 @@ def test_docs_build_without_warnings(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     api = (tmp_path / "api.html").read_text()
     for name in ("lucid_jax.instance_norm", "lucid_jax.linen.InstanceNorm",
-                 "lucid_jax.nnx.InstanceNorm", "lucid.nn.InstanceNorm2d"):
+                 "lucid_jax.nnx.InstanceNorm", "lucid.nn.InstanceNorm2d",
+                 "lucid_jax.nnx.AdaIN", "lucid_jax.linen.ConditionalInstanceNorm",
+                 "lucid_jax.interop.torch_to_nnx", "lucid.optim.SGD", "lucid.save"):
         assert f'id="{name}"' in api, name
     for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
         page = (tmp_path / "notebooks" / notebook.with_suffix(".html").name).read_text()
