@@ -22,19 +22,20 @@ def _adam_step(decoupled: bool, amsgrad: bool, maximize: bool) -> Callable:
         adam_index = 0 if decoupled else 1
         new_params, new_states = [], []
         for p, g, s in zip(params, grads, states, strict=True):
-            state = list(chain.init(p))
-            moments = dict(count=s["step"].astype(jnp.int32), mu=s["exp_avg"],
-                           nu=s["exp_avg_sq"])
-            if amsgrad:
-                moments["nu_max"] = s["max_exp_avg_sq"]
-            state[adam_index] = state[adam_index]._replace(**moments)
+            state = list(chain.init(p))  # missing state (the first step) stays at init
+            if s:
+                moments = dict(count=s["step"].astype(jnp.int32), mu=s["exp_avg"],
+                               nu=s["exp_avg_sq"])
+                if amsgrad:
+                    moments["nu_max"] = s["max_exp_avg_sq"]
+                state[adam_index] = state[adam_index]._replace(**moments)
             update, state = chain.update(-g if maximize else g, tuple(state), p)
             adam = state[adam_index]
             new = dict(step=adam.count.astype(jnp.float32), exp_avg=adam.mu,
                        exp_avg_sq=adam.nu)
             if amsgrad:
                 new["max_exp_avg_sq"] = adam.nu_max
-            new_params.append(p - lr * update)
+            new_params.append((p - lr * update).astype(p.dtype))
             new_states.append(new)
         return new_params, new_states
     return step
@@ -75,14 +76,9 @@ class Adam(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
 
     def _update(self, group, params, grads, states):
-        amsgrad = bool(group["amsgrad"])
-        names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
-        full = [{"step": s.get("step", jnp.zeros((), jnp.float32)),
-                 **{n: s.get(n, jnp.zeros_like(p)) for n in names}}
-                for p, s in zip(params, states, strict=True)]
         b1, b2 = group["betas"]
-        step = _adam_step(self._decoupled, amsgrad, bool(group["maximize"]))
-        return step(params, grads, full, float(group["lr"]), float(b1), float(b2),
+        step = _adam_step(self._decoupled, bool(group["amsgrad"]), bool(group["maximize"]))
+        return step(params, grads, states, float(group["lr"]), float(b1), float(b2),
                     float(group["eps"]), float(group["weight_decay"]))
 
 

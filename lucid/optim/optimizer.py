@@ -97,11 +97,11 @@ class Optimizer:
                     continue
                 states = [{k: v._data for k, v in self.state.get(p, {}).items()} for p in params]
                 new_params, new_states = self._update(
-                    group, [p._data for p in params], [jnp.asarray(p.grad) for p in params],
+                    group, [p._data for p in params], [_as_array(p.grad) for p in params],
                     states)
                 writes.extend(zip(params, new_params, new_states, strict=True))
             for param, value, state in writes:
-                param._data = value.astype(param.dtype)
+                param._data = value
                 current = self.state.setdefault(param, {})
                 for name, array in state.items():
                     if name in current:
