@@ -3,8 +3,10 @@
 ``training_step_times()`` times one step (zero_grad, forward, cross entropy, backward,
 SGD-with-momentum step) of ``examples/train_imperative.py``'s net under lucid and torch, and
 the same step written as one jitted JAX function (the floor the facade is measured against).
-The first step is timed in a fresh process each (``--first-step BACKEND [--cache DIR]``):
-with ``lucid.enable_compilation_cache(DIR)`` a second process loads the compiled kernels.
+The first step is timed in a fresh process each (``--first-step BACKEND [--cache DIR]``), the
+jitted functional step's too (``--first-step jitted``: its compile time is the floor for any
+design that compiles the step); with ``lucid.enable_compilation_cache(DIR)`` a second process
+loads the compiled kernels.
 
 ``facade_overhead()`` times, interleaved so that machine noise hits both alike, one eager
 facade call ``norm(x)`` (a ``lucid.Tensor`` in, a ``lucid.Tensor`` out) and one call of
@@ -154,13 +156,17 @@ def training_step_times(steps: int = 30) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--first-step", choices=["lucid", "torch"])
+    parser.add_argument("--first-step", choices=["lucid", "torch", "jitted"])
     parser.add_argument("--cache", help="persistent compilation cache directory (lucid)")
     args = parser.parse_args()
     if args.first_step:
         if args.cache:
             lucid.enable_compilation_cache(args.cache)
-        step = _setup(args.first_step)[-1]
+        if args.first_step == "jitted":
+            example, model, images, labels, _ = _setup("lucid")
+            step = _functional_step(example, model, images, labels)
+        else:
+            step = _setup(args.first_step)[-1]
         start = time.perf_counter()
         step()
         print(time.perf_counter() - start)
@@ -173,6 +179,7 @@ def main() -> None:
               f"ratio {result['ratio']:.2f}")
     with tempfile.TemporaryDirectory() as cache:
         first = {"torch": first_step_seconds("torch"), "lucid": first_step_seconds("lucid"),
+                 "jitted functional": first_step_seconds("jitted"),
                  "lucid, cache filled": (first_step_seconds("lucid", cache),
                                          first_step_seconds("lucid", cache))[1]}
     for name, seconds in first.items():

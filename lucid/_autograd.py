@@ -70,11 +70,6 @@ def _kernel(fn: Callable, grad_positions: tuple[int, ...]) -> Callable:
     return kernel
 
 
-@jax.jit
-def _pull(pullback, cotangent):
-    return pullback(cotangent)
-
-
 def _as_array(value: Any) -> Any:
     """The array behind ``value``: a Tensor's data, a scalar or array as is, else converted."""
     if isinstance(value, _TENSOR[0]):
@@ -122,22 +117,46 @@ def _no_aux(op: Callable) -> Callable:
     return functools.wraps(op)(lambda *arrays: (op(*arrays), None))
 
 
-def run_backward(root: _Node, seed: jax.Array) -> None:
-    """Push ``seed`` from ``root`` to every reachable leaf, accumulating into ``.grad``."""
-    cotangents = {id(root): seed}
-    for node in _reverse_topological_order(root):
-        cotangent = cotangents.pop(id(node), None)
-        if cotangent is None:
+def run_backward(root: _Node, seed: Any, shape: tuple[int, ...], dtype: Any) -> None:
+    """Push ``seed`` (``None``: ones of ``shape`` and ``dtype``) from ``root`` to every
+    reachable leaf's ``.grad``.
+
+    The whole backward pass is one jitted kernel, cached by the graph's structure (each node's
+    parents, and the pullbacks' pytree structures): a training loop that builds the same graph
+    every step dispatches one kernel per ``backward()``, compiled once.
+    """
+    order = _reverse_topological_order(root)
+    position = {id(node): i for i, node in enumerate(order)}
+    structure = tuple(None if node.leaf is not None
+                      else tuple(position[id(parent)] for parent in node.parents)
+                      for node in order)
+    leaves = [node.leaf for node in order if node.leaf is not None]
+    pullbacks = tuple(node.pullback for node in order if node.leaf is None)
+    grads = tuple(None if leaf.grad is None else _as_array(leaf.grad) for leaf in leaves)
+    ones = None if seed is not None else (tuple(shape), jnp.dtype(dtype))
+    new_grads = _backward(structure, ones, pullbacks, seed, grads)
+    for leaf, grad in zip(leaves, new_grads, strict=True):
+        leaf.grad = grad
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _backward(structure: tuple, ones: tuple | None, pullbacks: tuple, seed: Any,
+              grads: tuple) -> list:
+    """The cotangents reaching each leaf of ``structure``, added to its current ``grads``."""
+    cotangents: list[Any] = [None] * len(structure)
+    cotangents[0] = jnp.ones(*ones) if seed is None else seed
+    pulled = iter(pullbacks)
+    leaf_cotangents = []
+    for cotangent, parents in zip(cotangents, structure, strict=True):
+        if parents is None:
+            leaf_cotangents.append(cotangent)
             continue
-        if node.leaf is not None:
-            leaf = node.leaf
-            leaf.grad = cotangent if leaf.grad is None else leaf.grad + cotangent
-            continue
-        for parent, parent_cotangent in zip(node.parents, _pull(node.pullback, cotangent),
-                                            strict=True):
-            key = id(parent)
-            cotangents[key] = (parent_cotangent if key not in cotangents
-                               else cotangents[key] + parent_cotangent)
+        for parent, parent_cotangent in zip(parents, next(pulled)(cotangent), strict=True):
+            previous = cotangents[parent]
+            cotangents[parent] = (parent_cotangent if previous is None
+                                  else previous + parent_cotangent)
+    return [new if old is None else old + new
+            for old, new in zip(grads, leaf_cotangents, strict=True)]
 
 
 def _reverse_topological_order(root: _Node) -> list[_Node]:

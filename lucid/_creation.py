@@ -1,21 +1,28 @@
-"""Factories: ``tensor``, ``randn``, ``rand``, ``zeros``, ``ones``; the seeded generator."""
+"""Factories: ``tensor``, ``randn``, ``rand``, ``zeros``, ``ones``; the seeded generator.
+
+Random and constant tensors are made on the host with NumPy and then placed on the device:
+``jax.random`` would compile a sampler for every new shape (about 2 s each on a 2-core CPU),
+so building a model with a dozen parameter shapes would take longer than training it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import jax
 import jax.numpy as jnp
+import numpy as np
 
 from lucid._ops.shape import _shape_args as _shape
 from lucid._tensor import Tensor, check_dtype
 
 float32 = jnp.float32
-_key = jax.random.key(0)
+_generator = np.random.default_rng(0)
 
 
-def manual_seed(seed: int) -> jax.Array:
-    """Reset the generator behind :func:`randn`: the same seed gives the same tensors.
+def manual_seed(seed: int) -> np.random.Generator:
+    """Reset the generator behind :func:`randn`, :func:`rand` and ``nn.init``; returns it.
+
+    The same seed gives the same tensors (not PyTorch's numbers: the generator is NumPy's).
 
     >>> import lucid
     >>> _ = lucid.manual_seed(7); a = lucid.randn(3)
@@ -23,26 +30,30 @@ def manual_seed(seed: int) -> jax.Array:
     >>> bool((a.numpy() == b.numpy()).all())
     True
     """
-    global _key
-    _key = jax.random.key(seed)
-    return _key
+    global _generator
+    _generator = np.random.default_rng(seed)
+    return _generator
 
 
-def next_key() -> jax.Array:
-    """A fresh key from the generator that :func:`manual_seed` resets."""
-    global _key
-    _key, key = jax.random.split(_key)
-    return key
+def generator() -> np.random.Generator:
+    """The generator that :func:`manual_seed` resets."""
+    return _generator
+
+
+def _sample(draw: str, shape: tuple[int, ...], dtype: Any, **kwargs: Any) -> np.ndarray:
+    """``generator().<draw>`` in float32 (float64 when asked), cast to ``dtype``."""
+    exact = np.dtype(dtype) if np.dtype(dtype) in (np.float32, np.float64) else np.float32
+    return getattr(_generator, draw)(size=shape, dtype=exact, **kwargs).astype(dtype)
 
 
 def rand(*shape: int, requires_grad: bool = False, dtype: Any = None,
          device: Any = None) -> Tensor:
     """Uniform samples in ``[0, 1)`` of the given shape."""
     dtype = check_dtype(dtype) or float32
-    return _factory(jax.random.uniform(next_key(), _shape(shape), dtype), requires_grad, device)
+    return _factory(_sample("random", _shape(shape), dtype), requires_grad, device)
 
 
-def _factory(array: jax.Array, requires_grad: bool, device: Any) -> Tensor:
+def _factory(array: Any, requires_grad: bool, device: Any) -> Tensor:
     return Tensor(array, requires_grad=requires_grad, device=device)
 
 
@@ -60,20 +71,20 @@ def randn(*shape: int, requires_grad: bool = False, dtype: Any = None,
           device: Any = None) -> Tensor:
     """Standard normal samples of the given shape (``randn(2, 3)`` or ``randn((2, 3))``)."""
     dtype = check_dtype(dtype) or float32
-    return _factory(jax.random.normal(next_key(), _shape(shape), dtype), requires_grad, device)
+    return _factory(_sample("standard_normal", _shape(shape), dtype), requires_grad, device)
 
 
 def zeros(*shape: int, requires_grad: bool = False, dtype: Any = None,
           device: Any = None) -> Tensor:
     """A tensor of zeros (float32 unless ``dtype`` says otherwise)."""
-    return _factory(jnp.zeros(_shape(shape), check_dtype(dtype) or float32), requires_grad,
+    return _factory(np.zeros(_shape(shape), check_dtype(dtype) or float32), requires_grad,
                     device)
 
 
 def ones(*shape: int, requires_grad: bool = False, dtype: Any = None,
          device: Any = None) -> Tensor:
     """A tensor of ones (float32 unless ``dtype`` says otherwise)."""
-    return _factory(jnp.ones(_shape(shape), check_dtype(dtype) or float32), requires_grad,
+    return _factory(np.ones(_shape(shape), check_dtype(dtype) or float32), requires_grad,
                     device)
 
 

@@ -185,16 +185,15 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
             raise RuntimeError(
                 "element 0 of tensors does not require grad and does not have a grad_fn"
             )
-        if gradient is None:
-            seed = jnp.ones(self.shape, self.dtype)
-        else:
+        seed = None
+        if gradient is not None:
             seed = jnp.asarray(_as_array(gradient), self.dtype)
             if seed.shape != self.shape:
                 raise RuntimeError(
                     f"Mismatch in shape: gradient has a shape of {seed.shape} and the tensor "
                     f"has a shape of {self.shape}"
                 )
-        run_backward(self._node, seed)
+        run_backward(self._node, seed, self.shape, self.dtype)
 
     # -- in place -----------------------------------------------------------------------------
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import math
 
-import jax
-
-from lucid._creation import next_key
+from lucid._creation import generator
 from lucid._grad_mode import no_grad
 from lucid._tensor import Tensor
 
@@ -20,7 +18,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     >>> bool(-0.5 <= w.min().item() and w.max().item() <= 0.5)
     True
     """
-    sample = jax.random.uniform(next_key(), tensor.shape, tensor.dtype, a, b)
+    sample = generator().uniform(a, b, tensor.shape).astype(tensor.dtype)
     with no_grad():
         return tensor.copy_(sample)
 
