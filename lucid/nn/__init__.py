@@ -14,10 +14,17 @@ from lucid.nn.instancenorm import (
 )
 from lucid.nn.linear import Flatten, Identity, Linear
 from lucid.nn.loss import CrossEntropyLoss, L1Loss, MSELoss
-from lucid.nn.module import Module, Parameter
+from lucid.nn.module import (
+    Module,
+    Parameter,
+    UninitializedBuffer,
+    UninitializedParameter,
+    UninitializedParameterWarning,
+)
 
 __all__ = [
-    "Module", "Parameter", "functional", "init",
+    "Module", "Parameter", "UninitializedParameter", "UninitializedBuffer",
+    "UninitializedParameterWarning", "functional", "init",
     "Sequential", "ModuleList", "Identity", "Linear", "Flatten", "Conv1d", "Conv2d", "Conv3d",
     "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "MSELoss", "L1Loss", "CrossEntropyLoss",
     "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",

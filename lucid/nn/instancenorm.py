@@ -11,13 +11,21 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 
 from lucid._autograd import _as_array
 from lucid._grad_mode import no_grad
 from lucid._tensor import Tensor, check_dtype, resolve_device
 from lucid.nn.functional import normalize
-from lucid.nn.module import Module, Parameter
+from lucid.nn.module import (
+    Module,
+    Parameter,
+    UninitializedBuffer,
+    UninitializedParameter,
+    _Uninitialized,
+)
 
 
 class _InstanceNormBase(Module):
@@ -197,10 +205,14 @@ class InstanceNorm3d(_InstanceNormBase):
 class _LazyInstanceNorm(_InstanceNormBase):
     """``num_features`` is taken from the first input, then the module becomes ``cls_to_become``.
 
-    Defaults are this project's (``affine=False, track_running_stats=False``), the same as the
-    eager classes; PyTorch's Lazy classes default both to True. Loading a state dict before the
-    first call takes ``num_features`` from its ``weight`` or ``running_mean`` instead; a failed
-    first call or load leaves the module lazy and unchanged.
+    Until then ``weight``/``bias`` are :class:`~lucid.nn.UninitializedParameter` and the
+    running statistics :class:`~lucid.nn.UninitializedBuffer` placeholders (``None`` where
+    switched off, as in the eager classes). They are filled in place, so an optimiser built
+    before the first call trains them. Defaults are this project's (``affine=False,
+    track_running_stats=False``), the same as the eager classes; PyTorch's Lazy classes
+    default both to True. Loading a state dict before the first call takes ``num_features``
+    from its ``weight`` or ``running_mean`` instead; a failed first call or load leaves the
+    module lazy and unchanged.
 
     >>> import lucid
     >>> import lucid.nn as nn
@@ -211,6 +223,7 @@ class _LazyInstanceNorm(_InstanceNormBase):
     """
 
     cls_to_become: type[_InstanceNormBase]
+    _INITIAL = {"weight": 1.0, "bias": 0.0, "running_mean": 0.0, "running_var": 1.0}
 
     def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
                  track_running_stats: bool = False, device: Any = None,
@@ -218,18 +231,49 @@ class _LazyInstanceNorm(_InstanceNormBase):
         super().__init__(0, eps, momentum, affine, track_running_stats, device, dtype,
                          bias=bias)
 
+    def _create_state(self) -> None:
+        """The eager class's state, with placeholders for the per-channel tensors."""
+        super()._create_state()
+        for name, tensor in self._per_channel_state():
+            kind = UninitializedParameter if isinstance(tensor, Parameter) else UninitializedBuffer
+            setattr(self, name, kind(requires_grad=tensor.requires_grad, device=self._device,
+                                     dtype=tensor.dtype))
+
+    def _per_channel_state(self) -> list[tuple[str, Tensor]]:
+        return [(name, getattr(self, name)) for name in self._INITIAL
+                if getattr(self, name) is not None]
+
+    def has_uninitialized_params(self) -> bool:
+        """PyTorch's test: whether this module holds a placeholder (lucid's
+        :meth:`~lucid.nn.Module.has_uninitialized_parameters` also counts a Lazy module
+        without any)."""
+        return bool(self._per_channel_state())
+
+    def _waiting_for_sizes(self) -> bool:
+        return True
+
+    def reset_parameters(self) -> None:
+        """Nothing to reset before the sizes are known (PyTorch's Lazy modules skip it too)."""
+
+    def reset_running_stats(self) -> None:
+        """Nothing to reset before the sizes are known."""
+
     def _materialize(self, num_features: int) -> Callable[[], None]:
-        """Create the state for ``num_features`` and become the eager class; returns the undo."""
-        names = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
-        lazy_class, lazy_state = type(self), {name: getattr(self, name) for name in names}
+        """Fill the placeholders for ``num_features`` and become the eager class; returns the
+        undo."""
+        lazy_class, filled = type(self), []
         self.num_features = num_features
-        self._create_state()
+        for name, placeholder in self._per_channel_state():
+            filled.append((placeholder, type(placeholder), placeholder._storage.array))
+            value = np.full((num_features,), self._INITIAL[name], placeholder.dtype)
+            placeholder.materialize(value if self._device is None
+                                    else jax.device_put(value, self._device))
         self.__class__ = self.cls_to_become
 
         def undo() -> None:
             self.__class__, self.num_features = lazy_class, 0
-            for name, value in lazy_state.items():
-                setattr(self, name, value)
+            for placeholder, kind, empty in filled:
+                placeholder._storage.array, placeholder.__class__ = empty, kind
         return undo
 
     def forward(self, input: Any) -> Tensor:
@@ -247,8 +291,9 @@ class _LazyInstanceNorm(_InstanceNormBase):
         names = (("weight",) if self.affine else ()) + (
             ("running_mean",) if self.track_running_stats else ())
         for name in names:
-            if prefix + name in state_dict:
-                shape = jnp.shape(_as_array(state_dict[prefix + name]))
+            value = state_dict.get(prefix + name)
+            if value is not None and not isinstance(value, _Uninitialized):
+                shape = jnp.shape(_as_array(value))
                 # another shape stays lazy: the load reports it as a size mismatch
                 return self._materialize(shape[0]) if len(shape) == 1 else None
         return None

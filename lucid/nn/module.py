@@ -1,5 +1,9 @@
 """``Module`` and ``Parameter``: PyTorch's registry of parameters, buffers and sub-modules.
 
+``UninitializedParameter`` / ``UninitializedBuffer`` are the placeholders a Lazy module holds
+until its first call (or a checkpoint) gives it its sizes: real objects, so an optimiser built
+before then trains them, that become ordinary tensors in place.
+
 Parameters, buffers and sub-modules live as ordinary attributes (fast to read in ``forward``);
 the module remembers which names are which. State changes only through attribute assignment,
 the modules' own ``forward`` and :meth:`Module.load_state_dict`, which validates everything
@@ -8,12 +12,14 @@ before it writes anything.
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from lucid._autograd import _as_array
 from lucid._tensor import Tensor, check_dtype, resolve_device
@@ -32,6 +38,109 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
         super().__init__(data, requires_grad=requires_grad)
+
+
+class UninitializedParameterWarning(UserWarning):
+    """``parameters()`` is listing a Lazy module's placeholders, whose shape is still ``(0,)``."""
+
+
+_LOAD_UNINITIALIZED = (
+    "Can't access the shape of an uninitialized parameter or buffer. This error usually "
+    "happens in `load_state_dict` when trying to load an uninitialized parameter into an "
+    "initialized one. Call `forward` to initialize the parameters before accessing their "
+    "attributes."
+)
+
+
+class _Uninitialized:
+    """A placeholder's behaviour: shape ``(0,)``, no values, and in-place materialisation.
+
+    Any operation on it raises PyTorch's ``ValueError``; its ``shape`` and ``dtype`` can be
+    read. :meth:`materialize` gives it values and turns it into the class it stands for,
+    keeping its identity.
+    """
+
+    __slots__ = ()
+    cls_to_become: type[Tensor]
+
+    def __init__(self, requires_grad: bool, device: Any, dtype: Any) -> None:
+        empty = np.zeros((0,), check_dtype(dtype) or jnp.float32)
+        Tensor.__init__(self, empty, requires_grad=requires_grad, device=device)
+
+    @property
+    def _data(self) -> jax.Array:
+        raise ValueError(
+            f"Attempted to use an uninitialized {self._kind}. This error happens when you are "
+            "using a `LazyModule` or explicitly manipulating `lucid.nn.UninitializedParameter` "
+            "objects. When using LazyModules call `forward` with a dummy batch (or "
+            "`load_state_dict`) to initialize the parameters before using them"
+        )
+
+    @_data.setter
+    def _data(self, array: jax.Array) -> None:
+        self._storage.array = array
+        self._storage.version += 1
+
+    @property
+    def _kind(self) -> str:
+        return "parameter" if isinstance(self, Parameter) else "buffer"
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._storage.array.shape
+
+    @property
+    def ndim(self) -> int:
+        return 1
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._storage.array.dtype
+
+    def detach(self) -> Tensor:
+        """A new placeholder of the same kind and dtype: a state dict's entry for this one."""
+        return type(self)(requires_grad=False, dtype=self.dtype)
+
+    def materialize(self, array: Any) -> None:
+        """Hold ``array`` (cast to this dtype) and become a ``cls_to_become``, in place."""
+        self._data = jnp.asarray(array, self.dtype)
+        self.__class__ = self.cls_to_become
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+class UninitializedParameter(_Uninitialized, Parameter):
+    """A Lazy module's parameter before its size is known; a ``Parameter`` once materialised.
+
+    >>> import lucid
+    >>> import lucid.nn as nn
+    >>> lazy = nn.LazyInstanceNorm1d(affine=True)
+    >>> lazy.weight, lazy.weight.shape, lazy.has_uninitialized_parameters()
+    (<UninitializedParameter>, (0,), True)
+    >>> weight = lazy.weight
+    >>> _ = lazy(lucid.randn(2, 3, 8))
+    >>> weight is lazy.weight, type(weight).__name__, weight.shape
+    (True, 'Parameter', (3,))
+    """
+
+    __slots__ = ()
+    cls_to_become = Parameter
+
+    def __init__(self, requires_grad: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__(requires_grad, device, dtype)
+
+
+class UninitializedBuffer(_Uninitialized, Tensor):
+    """A Lazy module's buffer (running statistics) before its size is known."""
+
+    __slots__ = ()
+    cls_to_become = Tensor
+
+    def __init__(self, requires_grad: bool = False, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__(requires_grad, device, dtype)
 
 
 class IncompatibleKeys(NamedTuple):
@@ -187,7 +296,17 @@ class Module:
 
     def named_parameters(self, prefix: str = "", recurse: bool = True,
                          remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
-        yield from self._named("_parameter_names", prefix, recurse, remove_duplicate)
+        """Every parameter once, with its dotted name; warns if some are Lazy placeholders."""
+        named = list(self._named("_parameter_names", prefix, recurse, remove_duplicate))
+        pending = [name for name, param in named if isinstance(param, _Uninitialized)]
+        if pending:
+            warnings.warn(
+                f"{', '.join(pending)}: uninitialized parameter(s) of a Lazy module, of shape "
+                "(0,) until its first forward, so counting or reading them now is reading "
+                "nothing (an optimizer built from them still trains them once they are "
+                "materialized). Call forward with a dummy batch first to get their shapes.",
+                UninitializedParameterWarning, stacklevel=3)
+        yield from named
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, param in self.named_parameters(recurse=recurse):
@@ -200,6 +319,19 @@ class Module:
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         for _, buffer in self.named_buffers(recurse=recurse):
             yield buffer
+
+    def has_uninitialized_parameters(self, recurse: bool = True) -> bool:
+        """Whether a Lazy module here (and, with ``recurse``, below) still waits for its sizes.
+
+        A Lazy ``InstanceNorm`` without ``affine`` or running statistics holds no placeholder
+        but still counts until its first call. PyTorch's Lazy modules call the per-module test
+        ``has_uninitialized_params()``; lucid's Lazy modules have it too.
+        """
+        return any(module._waiting_for_sizes()
+                   for module in (self.modules() if recurse else (self,)))
+
+    def _waiting_for_sizes(self) -> bool:
+        return any(isinstance(value, _Uninitialized) for _, value in self._state())
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every sub-module (children first) and then on this one; returns self."""
@@ -222,8 +354,12 @@ class Module:
             else:
                 dtype = arg
         check_dtype(dtype)
-        for tensor in (*self.parameters(), *self.buffers()):
+        for _, tensor in (*self._named("_parameter_names", ""), *self._named("_buffer_names", "")):
             floating = jnp.issubdtype(tensor.dtype, jnp.inexact)
+            if isinstance(tensor, _Uninitialized):  # a placeholder only records the new dtype
+                new_dtype = dtype if floating and dtype is not None else tensor.dtype
+                tensor._data = jnp.asarray(np.zeros((0,), new_dtype))
+                continue
             moved = tensor.to(dtype=dtype if floating else None, device=device)
             tensor._data = moved._data
             if tensor.grad is not None:
@@ -256,13 +392,13 @@ class Module:
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Set ``requires_grad`` on every parameter (freeze with ``False``); returns self."""
-        for param in self.parameters():
+        for _, param in self._named("_parameter_names", ""):
             param.requires_grad_(requires_grad)
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear accumulated gradients (to ``None``, or to zeros with ``set_to_none=False``)."""
-        for param in self.parameters():
+        for _, param in self._named("_parameter_names", ""):
             if set_to_none or param.grad is None:
                 param.grad = None
             else:
@@ -349,6 +485,10 @@ class Module:
         for key, target in targets.items():
             if key not in state_dict:
                 continue
+            if isinstance(state_dict[key], _Uninitialized):
+                if isinstance(target, _Uninitialized):
+                    continue  # lazy into lazy: both stay uninitialised, as in PyTorch
+                raise RuntimeError(_LOAD_UNINITIALIZED)
             value = jnp.asarray(_as_array(state_dict[key]))
             if value.shape != target.shape:
                 errors.append(
