@@ -47,7 +47,7 @@ class _InstanceNormBase(Module):
         self._create_state()
 
     def _per_channel(self, value: float) -> Tensor:
-        return Tensor(jnp.full((self.num_features,), value, self._dtype), device=self._device)
+        return Tensor(np.full((self.num_features,), value, self._dtype), device=self._device)
 
     def _create_state(self) -> None:
         """Parameters at ``weight = 1, bias = 0``; running statistics at ``mean 0, var 1``."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax.numpy as jnp
+import numpy as np
 
 from lucid._tensor import Tensor, check_dtype, resolve_device
 from lucid.nn import init
@@ -13,7 +14,7 @@ from lucid.nn.module import Module, Parameter
 
 
 def _empty(shape: tuple[int, ...], device: Any, dtype: Any) -> Parameter:
-    return Parameter(Tensor(jnp.zeros(shape, check_dtype(dtype) or jnp.float32),
+    return Parameter(Tensor(np.zeros(shape, check_dtype(dtype) or jnp.float32),
                             device=resolve_device(device)))
 
 
