@@ -26,6 +26,26 @@ def test_overflowing_deviations_match_torch(rng, scale):
     oracle.assert_close(ours, expected)
 
 
+@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
+@pytest.mark.parametrize("scale,length", [(1e37, 1000), (1e36, 4096)])
+def test_sums_that_overflow_still_give_torchs_output_and_running_mean(rng, scale, length,
+                                                                      masked):
+    """|x| times the instance size passes float32's 3.4e38: the output is still PyTorch's 0
+    (the variance is infinite) and the running mean PyTorch's finite one, never NaN."""
+    x = (rng.standard_normal((2, 3, length)) * scale).astype(np.float32)
+    x[0, 0] = np.abs(x[0, 0])  # one all-positive instance, whose sum overflows
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(x.sum(axis=-1, dtype=np.float32)).all()
+    reference = torch.nn.InstanceNorm1d(3, track_running_stats=True)
+    expected = reference(torch.from_numpy(x)).detach().numpy()
+    mask = np.ones((2, 1, length), bool) if masked else None
+    np.testing.assert_array_equal(lucid_jax.instance_norm(x, mask=mask), expected)
+    running_mean, running_var = lucid_jax.update_running_stats(
+        x, np.zeros(3, np.float32), np.ones(3, np.float32), mask=mask)
+    np.testing.assert_allclose(running_mean, reference.running_mean.numpy(), rtol=1e-5)
+    np.testing.assert_array_equal(running_var, reference.running_var.numpy())
+
+
 @pytest.mark.parametrize("value", [3.0, 0.1, 1 / 3, 7e5])
 @pytest.mark.parametrize("length", [7, 1000])
 def test_constant_instance_with_zero_eps_is_zero_as_in_torch(value, length):
