@@ -1,7 +1,8 @@
 """lucid: a small stateful facade over ``lucid_jax`` with the documented lucid API.
 
 ``Tensor`` (with ``backward()``, ``.grad`` and in-place ops), the factories ``tensor``,
-``randn``, ``rand``, ``zeros``, ``ones``, ``manual_seed``, the thread-local grad mode
+``randn``, ``rand``, ``zeros``, ``ones``, ``arange`` (and ``*_like``), ``cat``/``stack``,
+``manual_seed``, the thread-local grad mode
 (``no_grad``, ``enable_grad``, ``set_grad_enabled``), dtypes, :mod:`lucid.nn`,
 :mod:`lucid.optim`, and ``save``/``load`` (``.npz``, never pickle). The normalisation math is
 the core's (:mod:`lucid_jax`); this package holds state and records gradients.
@@ -22,8 +23,21 @@ import jax.numpy as jnp
 
 from lucid import nn, optim  # noqa: I001  (the subpackages after the names they re-export)
 from lucid._autograd import enable_compilation_cache
-from lucid._creation import manual_seed, ones, rand, randn, tensor, zeros
+from lucid._creation import (
+    arange,
+    from_numpy,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    randn_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
 from lucid._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from lucid._ops.shape import cat, stack
 from lucid._tensor import Tensor
 from lucid.serialization import load, save
 from lucid_jax import __version__  # one version for the distribution and both packages
@@ -37,7 +51,8 @@ int64 = jnp.int64
 bool_ = jnp.bool_
 
 __all__ = [
-    "Tensor", "tensor", "randn", "rand", "zeros", "ones", "manual_seed", "nn", "optim",
+    "Tensor", "tensor", "from_numpy", "randn", "rand", "zeros", "ones", "arange", "zeros_like",
+    "ones_like", "randn_like", "cat", "stack", "manual_seed", "nn", "optim",
     "save", "load", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "enable_compilation_cache",
     "float16", "bfloat16", "float32", "float64", "int32", "int64", "bool_", "__version__",

@@ -1,4 +1,5 @@
-"""Factories: ``tensor``, ``randn``, ``rand``, ``zeros``, ``ones``; the seeded generator.
+"""Factories: ``tensor``, ``from_numpy``, ``randn``, ``rand``, ``zeros``, ``ones``, ``arange``,
+the ``*_like`` variants; the seeded generator.
 
 Random and constant tensors are made on the host with NumPy and then placed on the device:
 ``jax.random`` would compile a sampler for every new shape (about 2 s each on a 2-core CPU),
@@ -88,3 +89,38 @@ def ones(*shape: int, requires_grad: bool = False, dtype: Any = None,
                     device)
 
 
+
+
+def arange(start: float, end: float | None = None, step: float = 1, *,
+           requires_grad: bool = False, dtype: Any = None, device: Any = None) -> Tensor:
+    """``start, start + step, ...`` below ``end`` (``arange(n)`` is ``0 .. n-1``); integer
+    (int32) when every argument is an integer, as PyTorch's (int64) is, else float32.
+
+    >>> import lucid
+    >>> lucid.arange(4).tolist(), lucid.arange(0, 1, 0.25).tolist()
+    ([0, 1, 2, 3], [0.0, 0.25, 0.5, 0.75])
+    """
+    start, end = (0, start) if end is None else (start, end)
+    integral = all(isinstance(v, int) for v in (start, end, step))
+    dtype = check_dtype(dtype) or (jnp.int32 if integral else float32)
+    return _factory(np.arange(start, end, step).astype(dtype), requires_grad, device)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor holding a copy of ``array`` (JAX arrays cannot share NumPy's memory)."""
+    return Tensor(np.asarray(array))
+
+
+def zeros_like(input: Any, *, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Zeros of ``input``'s shape and (unless given) dtype."""
+    return zeros(*np.shape(input), requires_grad=requires_grad, dtype=dtype or input.dtype)
+
+
+def ones_like(input: Any, *, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Ones of ``input``'s shape and (unless given) dtype."""
+    return ones(*np.shape(input), requires_grad=requires_grad, dtype=dtype or input.dtype)
+
+
+def randn_like(input: Any, *, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Standard normal samples of ``input``'s shape and (unless given) dtype."""
+    return randn(*np.shape(input), requires_grad=requires_grad, dtype=dtype or input.dtype)

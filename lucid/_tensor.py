@@ -289,6 +289,19 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
     def half(self) -> Tensor:
         return self.to(jnp.float16)
 
+    def int(self) -> Tensor:
+        return self.to(jnp.int32)
+
+    def long(self) -> Tensor:
+        """int64, which needs JAX's 64-bit mode (an error otherwise, never a silent int32)."""
+        return self.to(jnp.int64)
+
+    def bool(self) -> Tensor:
+        return self.to(jnp.bool_)
+
+    def cpu(self) -> Tensor:
+        return self.to(device="cpu")
+
     @property
     def device(self) -> jax.Device:
         return next(iter(self._data.devices()))

@@ -1,4 +1,5 @@
-"""Reductions: ``sum``, ``mean``, ``max``/``min``, ``var``/``std``, with ``dim``/``keepdim``."""
+"""Reductions: ``sum``, ``mean``, ``max``/``min``, ``argmax``/``argmin``, ``var``/``std``,
+with ``dim``/``keepdim``; ``softmax``/``log_softmax`` along a ``dim``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import jax
 import jax.numpy as jnp
 
 from lucid._autograd import _TENSOR, _kernel, apply
@@ -57,6 +59,18 @@ def _extremum_with_indices(name: str, axis: int, keepdims: bool) -> Callable:
     return extremum
 
 
+@functools.cache
+def _arg_extremum(name: str, axis: int | None, keepdims: bool) -> Callable:
+    find = {"argmax": jnp.argmax, "argmin": jnp.argmin}[name]
+    return lambda a: (find(a, axis=axis, keepdims=keepdims), None)
+
+
+@functools.cache
+def _softmax(name: str, axis: int) -> Callable:
+    normalise = {"softmax": jax.nn.softmax, "log_softmax": jax.nn.log_softmax}[name]
+    return lambda a: (normalise(a, axis=axis), None)
+
+
 def _correction(unbiased: bool | None, correction: float | None) -> float:
     if unbiased is not None and correction is not None:
         raise TypeError("var()/std() take unbiased or correction, not both")
@@ -77,6 +91,10 @@ class ReduceMixin:
     ([5.0, 3.0], [1, 0])
     >>> bool((x > 0).all()), (x > 4).any(dim=0).tolist()
     (True, [False, True])
+    >>> x.argmax(dim=1).tolist(), x.argmin().item()
+    ([1, 0], 0)
+    >>> [round(v, 4) for v in x.softmax(dim=1)[0].tolist()]
+    [0.018, 0.982]
     """
 
     __slots__ = ()
@@ -106,6 +124,24 @@ class ReduceMixin:
     def min(self, dim: int | None = None, keepdim: bool = False) -> Any:
         """The smallest value; with ``dim``, ``(values, indices)`` along it, as PyTorch."""
         return self._extremum("min", dim, keepdim)
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Any:
+        """Index of the largest value (of the flattened tensor without ``dim``); no gradient."""
+        kernel = _kernel(_arg_extremum("argmax", dim, bool(keepdim)), ())
+        return _TENSOR[0]._wrap(kernel(self._data)[0])
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Any:
+        """Index of the smallest value (of the flattened tensor without ``dim``); no gradient."""
+        kernel = _kernel(_arg_extremum("argmin", dim, bool(keepdim)), ())
+        return _TENSOR[0]._wrap(kernel(self._data)[0])
+
+    def softmax(self, dim: int) -> Any:
+        """``exp(x) / sum(exp(x))`` along ``dim``."""
+        return apply(_softmax("softmax", int(dim)), self)[0]
+
+    def log_softmax(self, dim: int) -> Any:
+        """``x - logsumexp(x)`` along ``dim``, computed stably."""
+        return apply(_softmax("log_softmax", int(dim)), self)[0]
 
     def all(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Any:
         """Whether every element (along ``dim``) is true; boolean, off the tape."""

@@ -1,5 +1,5 @@
 """Movement: ``reshape``/``view``, ``transpose``/``permute``, ``(un)squeeze``, ``flatten``,
-indexing.
+indexing, and ``cat``/``stack`` of several tensors.
 
 Every result is a new tensor (JAX arrays are values): ``x.view(...)`` and ``x[i]`` do not
 write through to ``x`` when changed in place afterwards, unlike PyTorch's views.
@@ -108,6 +108,36 @@ def _check_index(static: list, index_arrays: list, shape: tuple[int, ...]) -> No
         if bad is not None:
             raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
         dim += width(part)
+
+
+@functools.cache
+def _joiner(join: str, axis: int) -> Callable:
+    combine = {"cat": jnp.concatenate, "stack": jnp.stack}[join]
+    return lambda *arrays: (combine(arrays, axis=axis), None)
+
+
+def cat(tensors: Any, dim: int = 0) -> Any:
+    """The tensors joined along the existing axis ``dim`` (one kernel, on the tape).
+
+    >>> import lucid
+    >>> a, b = lucid.ones(2, 3), lucid.zeros(1, 3)
+    >>> lucid.cat([a, b]).shape, lucid.stack([a, a], dim=1).shape
+    ((3, 3), (2, 2, 3))
+    """
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("lucid.cat(): expected a non-empty list of Tensors")
+    ndim = max(np.ndim(_as_array(t)) for t in tensors)
+    return apply(_joiner("cat", _axis(dim, ndim)), *tensors)[0]
+
+
+def stack(tensors: Any, dim: int = 0) -> Any:
+    """The tensors (all of one shape) joined along a new axis ``dim``."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")  # PyTorch's type
+    ndim = np.ndim(_as_array(tensors[0]))
+    return apply(_joiner("stack", _axis(dim, ndim + 1)), *tensors)[0]
 
 
 def _axis(dim: int, ndim: int) -> int:

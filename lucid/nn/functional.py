@@ -22,9 +22,30 @@ from lucid.nn._functional.conv import conv1d, conv2d, conv3d
 from lucid.nn._functional.loss import cross_entropy, l1_loss, mse_loss
 
 __all__ = [
-    "instance_norm", "adain", "relu", "leaky_relu", "tanh", "sigmoid", "linear", "pad",
-    "conv1d", "conv2d", "conv3d", "mse_loss", "l1_loss", "cross_entropy",
+    "instance_norm", "adain", "relu", "leaky_relu", "tanh", "sigmoid", "softmax",
+    "log_softmax", "linear", "pad", "conv1d", "conv2d", "conv3d", "mse_loss", "l1_loss",
+    "cross_entropy",
 ]
+
+
+def softmax(input: Any, dim: int) -> Tensor:
+    """``input.softmax(dim)``: probabilities along ``dim``.
+
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> F.softmax(lucid.tensor([[0.0, 0.0]]), dim=1).tolist()
+    [[0.5, 0.5]]
+    """
+    return _tensor(input).softmax(dim)
+
+
+def log_softmax(input: Any, dim: int) -> Tensor:
+    """``input.log_softmax(dim)``: log-probabilities along ``dim``, computed stably."""
+    return _tensor(input).log_softmax(dim)
+
+
+def _tensor(value: Any) -> Tensor:
+    return value if isinstance(value, Tensor) else Tensor(value)
 
 
 @functools.cache
