@@ -183,33 +183,40 @@ def _standardized(x, mask, reduce_axes, axis_name, eps) -> tuple[jax.Array, Mome
 @normalize.defjvp
 def _normalize_jvp(reduce_axes, axis_name, eps, primals, tangents):
     x, weight, bias, mask = primals
-    dx, dweight, dbias, _ = tangents
     y, stats, inv = _standardized(x, mask, reduce_axes, axis_name, eps)
-    x = x.astype(inv.dtype)
     if mask is not None:
         mask = jnp.broadcast_to(mask, x.shape)
-    divisor = jnp.maximum(stats.count, 1)
+    # Checkpointed, so that the backward keeps x and per-instance statistics rather than any
+    # full-size array computed from them (x - shift would be two more), and recomputes the rest.
+    tangent = jax.checkpoint(partial(_tangent, reduce_axes=reduce_axes, axis_name=axis_name))
+    return affine(y, weight, bias), tangent(x, stats.shift, stats.mean_shifted, inv,
+                                            stats.count, weight, mask, *tangents[:3])
+
+
+def _tangent(x, shift, mean_shifted, inv, count, weight, mask, dx, dweight, dbias, *,
+             reduce_axes, axis_name):
+    """``w * dy + y * dw + db`` with ``dy = inv * (dx - mean(dx) - y * mean(y * dx))``."""
+    x = x.astype(inv.dtype)
+    divisor = jnp.maximum(count, 1)
     # Scaling by inv first makes the transpose (reverse mode) reduce the raw cotangent, and
     # scale by inv once at the end.
     scaled = dx.astype(inv.dtype) * inv
-    # y enters the tangent as (x - shift) * inv - mean_shifted * inv, never as a full-size
-    # array: the backward then keeps x and the per-instance statistics (not y), and its
-    # reductions, sum(g) and sum(g * (x - shift)), read x and g with one small broadcast
-    # operand, which XLA's CPU backend keeps inside one reduction fusion. The barrier gives the
-    # reduction and the elementwise gradient their own copy of the shift; without it XLA
-    # materialises x - shift once for both.
-    for_sum, for_output = jax.lax.optimization_barrier((stats.shift, stats.shift))
+    # y = ((x - shift) - mean_shifted) * inv enters through x - shift, never as a full-size
+    # array: the backward's two reductions, sum(g) and sum(g * (x - shift)), then read x and g
+    # with one small broadcast operand, which XLA's CPU backend keeps inside one reduction
+    # fusion (benchmarks/README.md). The barrier hands the reduction and the elementwise term
+    # their own copy of the shift; without it XLA materialises x - shift once for both.
+    for_sum, for_term = jax.lax.optimization_barrier((shift, shift))
     sum_scaled, = _sums((scaled,), reduce_axes, mask, axis_name)
     sum_centred_scaled, = _sums(((x - for_sum) * scaled,), reduce_axes, mask, axis_name)
     mean_scaled = sum_scaled / divisor
-    mean_y_scaled = inv * (sum_centred_scaled / divisor - stats.mean_shifted * mean_scaled)
-    # The tangent w * (scaled - mean_scaled - y * mean_y_scaled) + y * dw + db, gathered as
-    # w * scaled + const + y * coef, with per-instance const and coef.
+    mean_y_scaled = inv * (sum_centred_scaled / divisor - mean_shifted * mean_scaled)
+    # w * (scaled - mean_scaled - y * mean_y_scaled) + y * dw + db, gathered as
+    # w * scaled + const + y * coef with per-instance const and coef.
     const, coef = -mean_scaled, -mean_y_scaled
     if weight is not None:
         scaled, const, coef = weight * scaled, weight * const, weight * coef + dweight
-    if bias is not None:
+    if dbias is not None:
         const = const + dbias
     coef = coef * inv
-    tangent = scaled + (const - stats.mean_shifted * coef) + (x - for_output) * coef
-    return affine(y, weight, bias), tangent
+    return scaled + (const - mean_shifted * coef) + (x - for_term) * coef
