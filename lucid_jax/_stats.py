@@ -212,7 +212,8 @@ def _tangent(x, shift, mean_shifted, inv, count, weight, mask, dx, dweight, dbia
     mean_scaled = sum_scaled / divisor
     mean_y_scaled = inv * (sum_centred_scaled / divisor - mean_shifted * mean_scaled)
     # w * (scaled - mean_scaled - y * mean_y_scaled) + y * dw + db, gathered as
-    # w * scaled + const + y * coef with per-instance const and coef.
+    # w * scaled + const + y * coef with per-instance const and coef, where
+    # y * coef = (x - shift) * (inv * coef) - mean_shifted * (inv * coef).
     const, coef = -mean_scaled, -mean_y_scaled
     if weight is not None:
         scaled, const, coef = weight * scaled, weight * const, weight * coef + dweight
