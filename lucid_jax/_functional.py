@@ -18,7 +18,7 @@ import jax.numpy as jnp
 
 from lucid_jax import _checks
 from lucid_jax._checks import AxisName
-from lucid_jax._stats import compute_dtype, moments, standardize
+from lucid_jax._stats import affine, compute_dtype, moments, normalize
 
 ChannelAxis = int | Sequence[int]
 
@@ -151,9 +151,14 @@ def _instance_norm(x, running_mean, running_var, weight, bias, mask, *, use_inpu
     _checks.check_param("weight", weight, x, channels, per_sample=True)
     _checks.check_param("bias", bias, x, channels, per_sample=True)
     dtype = compute_dtype(x.dtype)
+    if weight is not None:
+        weight = _broadcast_param(weight, x, channels, dtype)
+    if bias is not None:
+        bias = _broadcast_param(bias, x, channels, dtype)
     if use_input_stats:
         _check_input_stats(x, channels, axis_name, edge_cases)
-        y = standardize(x, _checks.as_mask(mask, x, channels), reduce_axes, axis_name, eps)
+        y = normalize(x, weight, bias, _checks.as_mask(mask, x, channels), reduce_axes,
+                      axis_name, eps)
     else:
         _checks.check_running_stats(running_mean, running_var)
         _checks.check_param("running_mean", running_mean, x, channels, per_sample=False)
@@ -163,11 +168,7 @@ def _instance_norm(x, running_mean, running_var, weight, bias, mask, *, use_inpu
         _checks.check_axis_name(axis_name)
         mean = _broadcast_param(running_mean, x, channels, dtype)
         var = _broadcast_param(running_var, x, channels, dtype)
-        y = (x.astype(dtype) - mean) * jax.lax.rsqrt(var + eps)
-    if weight is not None:
-        y = y * _broadcast_param(weight, x, channels, dtype)
-    if bias is not None:
-        y = y + _broadcast_param(bias, x, channels, dtype)
+        y = affine((x.astype(dtype) - mean) * jax.lax.rsqrt(var + eps), weight, bias)
     return y.astype(x.dtype)
 
 

@@ -154,16 +154,26 @@ def moments(x: jax.Array, reduce_axes: tuple[int, ...], mask: jax.Array | None =
     return Moments(shift, mean_shifted, var, count)
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
-def standardize(x: jax.Array, mask: jax.Array | None, reduce_axes: tuple[int, ...],
-                axis_name: AxisName, eps: float) -> jax.Array:
-    """``(x - mean) / sqrt(var + eps)`` per instance, in the statistics' dtype.
+@partial(jax.custom_jvp, nondiff_argnums=(4, 5, 6))
+def normalize(x: jax.Array, weight: jax.Array | None, bias: jax.Array | None,
+              mask: jax.Array | None, reduce_axes: tuple[int, ...], axis_name: AxisName,
+              eps: float) -> jax.Array:
+    """``(x - mean) / sqrt(var + eps) * weight + bias`` per instance, in the statistics' dtype.
 
-    Its derivative is the closed form ``inv * (dx - mean(dx) - y * mean(y * dx))``: linear in
-    ``dx`` and self-adjoint, so reverse mode costs two reductions instead of differentiating
-    every step of the two-pass variance; higher derivatives differentiate that rule.
+    ``weight`` and ``bias`` (either may be None) are already shaped to broadcast against ``x``.
+    The derivative is the closed form ``w * dy + y * dw + db`` with
+    ``dy = inv * (dx - mean(dx) - y * mean(y * dx))``: linear in the tangents, so reverse mode
+    costs two per-instance reductions of the cotangent, shared by the gradients of ``x``,
+    ``weight`` and ``bias``; higher derivatives differentiate that rule.
     """
-    return _standardized(x, mask, reduce_axes, axis_name, eps)[0]
+    y = _standardized(x, mask, reduce_axes, axis_name, eps)[0]
+    return affine(y, weight, bias)
+
+
+def affine(y: jax.Array, weight: jax.Array | None, bias: jax.Array | None) -> jax.Array:
+    """``y * weight + bias``, either of them possibly None."""
+    y = y if weight is None else y * weight
+    return y if bias is None else y + bias
 
 
 def _standardized(x, mask, reduce_axes, axis_name, eps) -> tuple[jax.Array, Moments, jax.Array]:
@@ -182,17 +192,44 @@ def _standardized(x, mask, reduce_axes, axis_name, eps) -> tuple[jax.Array, Mome
     return stats.centre(x.astype(inv.dtype)) * inv, stats, inv
 
 
-@standardize.defjvp
-def _standardize_jvp(reduce_axes, axis_name, eps, primals, tangents):
-    x, mask = primals
-    dx = tangents[0]
+@normalize.defjvp
+def _normalize_jvp(reduce_axes, axis_name, eps, primals, tangents):
+    x, weight, bias, mask = primals
     y, stats, inv = _standardized(x, mask, reduce_axes, axis_name, eps)
-    # Scaling by inv first makes the transpose (reverse mode) reduce the raw cotangent and its
-    # product with y, which XLA's CPU backend fuses, and scale by inv once at the end.
-    scaled = dx.astype(inv.dtype) * inv
     if mask is not None:
         mask = jnp.broadcast_to(mask, x.shape)
-    divisor = jnp.maximum(stats.count, 1)
+    # Checkpointed, so that the backward keeps x and per-instance statistics rather than any
+    # full-size array computed from them (x - shift would be two more), and recomputes the rest.
+    tangent = jax.checkpoint(partial(_tangent, reduce_axes=reduce_axes, axis_name=axis_name))
+    return affine(y, weight, bias), tangent(x, stats.shift, stats.mean_shifted, inv,
+                                            stats.count, weight, mask, *tangents[:3])
+
+
+def _tangent(x, shift, mean_shifted, inv, count, weight, mask, dx, dweight, dbias, *,
+             reduce_axes, axis_name):
+    """``w * dy + y * dw + db`` with ``dy = inv * (dx - mean(dx) - y * mean(y * dx))``."""
+    x = x.astype(inv.dtype)
+    divisor = jnp.maximum(count, 1)
+    # Scaling by inv first makes the transpose (reverse mode) reduce the raw cotangent, and
+    # scale by inv once at the end.
+    scaled = dx.astype(inv.dtype) * inv
+    # y = ((x - shift) - mean_shifted) * inv enters through x - shift, never as a full-size
+    # array: the backward's two reductions, sum(g) and sum(g * (x - shift)), then read x and g
+    # with one small broadcast operand, which XLA's CPU backend keeps inside one reduction
+    # fusion (benchmarks/README.md). The barrier hands the reduction and the elementwise term
+    # their own copy of the shift; without it XLA materialises x - shift once for both.
+    for_sum, for_term = jax.lax.optimization_barrier((shift, shift))
     sum_scaled, = _sums((scaled,), reduce_axes, mask, axis_name)
-    sum_y_scaled, = _sums((y * scaled,), reduce_axes, mask, axis_name)
-    return y, scaled - sum_scaled / divisor - y * (sum_y_scaled / divisor)
+    sum_centred_scaled, = _sums(((x - for_sum) * scaled,), reduce_axes, mask, axis_name)
+    mean_scaled = sum_scaled / divisor
+    mean_y_scaled = inv * (sum_centred_scaled / divisor - mean_shifted * mean_scaled)
+    # w * (scaled - mean_scaled - y * mean_y_scaled) + y * dw + db, gathered as
+    # w * scaled + const + y * coef with per-instance const and coef, where
+    # y * coef = (x - shift) * (inv * coef) - mean_shifted * (inv * coef).
+    const, coef = -mean_scaled, -mean_y_scaled
+    if weight is not None:
+        scaled, const, coef = weight * scaled, weight * const, weight * coef + dweight
+    if dbias is not None:
+        const = const + dbias
+    coef = coef * inv
+    return scaled + (const - mean_shifted * coef) + (x - for_term) * coef

@@ -123,3 +123,42 @@ def test_update_running_stats_is_differentiable_in_x(rng):
     # d(0.1 * mean over batch and length)/dx = 0.1 / (N * L) * probe[c]
     expected = np.broadcast_to(0.1 / 12 * np.asarray(probe)[None, :, None], x.shape)
     oracle.assert_close(grad, expected)
+
+
+@pytest.mark.parametrize("per_sample", [False, True])
+@pytest.mark.parametrize("offset", [0.0, 1e4, 1e5])
+def test_gradients_of_input_weight_and_bias_far_from_zero(rng, offset, per_sample):
+    """One backward pass gives dx, dweight and dbias (sharing its two per-instance
+    reductions); each within a few float32 rounding errors of float64 at large offsets."""
+    x = (rng.standard_normal((2, 4, 8, 8)) + offset).astype(np.float32)
+    cotangent = rng.standard_normal(x.shape).astype(np.float32)
+    shape = (2, 4) if per_sample else (4,)
+    weight = (rng.standard_normal(shape) + 1).astype(np.float32)
+    bias = rng.standard_normal(shape).astype(np.float32)
+    _, pullback = jax.vjp(lambda x, w, b: lucid_jax.instance_norm(x, weight=w, bias=b),
+                          *map(jnp.asarray, (x, weight, bias)))
+    dx, dw, db = (np.asarray(d, np.float64) for d in pullback(jnp.asarray(cotangent)))
+    g = cotangent.astype(np.float64)
+    xhat = oracle.instance_norm(x)
+    reduced = (2, 3) if per_sample else (0, 2, 3)
+    np.testing.assert_allclose(dx, oracle.input_grad(x, cotangent, weight=weight), rtol=0,
+                               atol=2e-6)
+    np.testing.assert_allclose(dw, (g * xhat).sum(reduced), rtol=0, atol=2e-5)
+    np.testing.assert_allclose(db, g.sum(reduced), rtol=0, atol=2e-5)
+
+
+def test_jvp_in_input_weight_and_bias_matches_finite_differences(x, rng):
+    """Forward mode through the rule's weight and bias tangents, as well as the input's."""
+    with jax.enable_x64(True):
+        primals = (jnp.asarray(x, jnp.float64), jnp.asarray(rng.standard_normal(4)),
+                   jnp.asarray(rng.standard_normal(4)))
+        tangents = tuple(jnp.asarray(rng.standard_normal(p.shape)) for p in primals)
+
+        def f(x, w, b):
+            return lucid_jax.instance_norm(x, weight=w, bias=b)
+
+        _, jvp_out = jax.jvp(f, primals, tangents)
+        h = 1e-6
+        numeric = (f(*(p + h * t for p, t in zip(primals, tangents, strict=True)))
+                   - f(*(p - h * t for p, t in zip(primals, tangents, strict=True)))) / (2 * h)
+        np.testing.assert_allclose(jvp_out, numeric, rtol=1e-6, atol=1e-7)
