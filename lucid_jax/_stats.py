@@ -125,10 +125,13 @@ def moments(x: jax.Array, reduce_axes: tuple[int, ...], mask: jax.Array | None =
 
         def refine():
             # Where the sum overflowed (values ~1e37 over ~1000 elements), the mean of the
-            # prescaled values is the shift; prescaling keeps the second pass finite too.
+            # prescaled values is the shift (one more pass, only then); prescaling keeps the
+            # second pass finite too.
             mean = shift + mean_shifted
-            overflowed = jnp.sum(x * (1 / count), reduce_axes, keepdims=True)
-            better = jax.lax.stop_gradient(jnp.where(jnp.isfinite(mean), mean, overflowed))
+            better = jax.lax.stop_gradient(jax.lax.cond(
+                jnp.all(jnp.isfinite(mean)), lambda: mean,
+                lambda: jnp.where(jnp.isfinite(mean), mean,
+                                  jnp.sum(x * (1 / count), reduce_axes, keepdims=True))))
             return better, *_shifted_moments(x, better, reduce_axes, None, None, count,
                                              prescale=True)
 

@@ -91,7 +91,7 @@ class _Uninitialized:
 
     @property
     def ndim(self) -> int:
-        return 1
+        return len(self.shape)
 
     @property
     def dtype(self) -> np.dtype:
