@@ -24,7 +24,8 @@ test: $(PY)
 
 # The same suites (slow tests aside) on the declared lower bounds (tests/floor/constraints.txt:
 # jax 0.5.2, flax 0.10.4, ...), then the Colab path there: the wheel installed by the notebooks'
-# install cell into an environment holding the floor, which it must not change.
+# install cell into an environment holding the floor, which it must not change, and every
+# notebook executed on the floor.
 $(FLOOR_PY):
 	$(PYTHON) -m venv $(FLOOR)
 	$(FLOOR_PY) -m pip install --quiet --upgrade pip
@@ -33,7 +34,7 @@ test-floor: $(FLOOR_PY)
 	$(FLOOR_PY) -m pip install --quiet -c tests/floor/constraints.txt -e ".[test]"
 	$(FLOOR_PY) -m pytest -n 2 --dist loadfile -m "not slow" tests/core tests/flax tests/facade \
 		tests/multidevice tests/test_floor.py lucid_jax lucid
-	$(FLOOR_PY) -m pytest tests/test_wheel.py
+	$(FLOOR_PY) -m pytest -n 2 tests/test_wheel.py tests/test_notebooks.py
 
 bench: $(PY)
 	$(PY) -m pip install --quiet -e ".[test]"
