@@ -81,6 +81,24 @@ def _as_array(value: Any) -> Any:
     return jnp.asarray(value)
 
 
+def owned_array(value: Any, dtype: Any = None) -> jax.Array:
+    """``value`` as a ``jax.Array`` that shares no memory with it: NumPy and torch input is
+    copied first. On CPU, ``jnp.asarray`` may wrap an aligned NumPy buffer without copying (every
+    JAX up to at least 0.7), so a later write to the source would show through the tensor.
+
+    >>> import numpy as np
+    >>> source = np.zeros(3, np.float32)
+    >>> held = owned_array(source)
+    >>> source += 5
+    >>> held.tolist()
+    [0.0, 0.0, 0.0]
+    """
+    array = _as_array(value)
+    if isinstance(array, np.ndarray):
+        array = np.array(array, copy=True)
+    return jnp.asarray(array, dtype)
+
+
 def apply(fn: Callable, *args: Any) -> tuple[Tensor, Any]:
     """Run ``fn`` on the arrays behind ``args`` and record its pullback on the result.
 

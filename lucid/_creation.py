@@ -107,7 +107,11 @@ def arange(start: float, end: float | None = None, step: float = 1, *,
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
-    """A tensor holding a copy of ``array`` (JAX arrays cannot share NumPy's memory)."""
+    """A tensor holding a *copy* of ``array``.
+
+    Unlike ``torch.from_numpy``, the tensor does not share the array's memory: JAX arrays are
+    immutable, so writes to ``array`` afterwards never show in the tensor (nor the reverse).
+    """
     return Tensor(np.asarray(array))
 
 

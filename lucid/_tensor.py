@@ -15,7 +15,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lucid._autograd import _TENSOR, _as_array, _no_aux, _Node, apply, run_backward
+from lucid._autograd import (
+    _TENSOR,
+    _as_array,
+    _no_aux,
+    _Node,
+    apply,
+    owned_array,
+    run_backward,
+)
 from lucid._grad_mode import _MODE
 from lucid._ops.elementwise import ElementwiseMixin
 from lucid._ops.reduce import ReduceMixin
@@ -99,7 +107,7 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
                  device: Any = None) -> None:
-        array = jnp.asarray(_as_array(data), dtype=check_dtype(dtype))
+        array = owned_array(data, check_dtype(dtype))
         device = resolve_device(device)
         self._storage = _Storage(array if device is None else jax.device_put(array, device))
         self._node = None
@@ -315,7 +323,7 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
 
     @data.setter
     def data(self, value: Any) -> None:
-        self._data = jnp.asarray(_as_array(value))
+        self._data = owned_array(value)
 
     @property
     def shape(self) -> tuple[int, ...]:
