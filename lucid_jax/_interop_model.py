@@ -329,16 +329,15 @@ def _mismatches(torch_module, flax_module) -> list[str]:
     return found
 
 
-def _check_hyperparameters(torch_modules: dict | None, flax_modules) -> None:
-    """Raise if a PyTorch normalisation layer and the Flax layer at its path differ in a
-    setting the state_dict does not carry. ``flax_modules``: ``(torch path, Flax module)``."""
-    if torch_modules is None:
-        return
+def _check_hyperparameters(torch_modules: dict, flax_modules) -> None:
+    """Raise if a PyTorch normalisation layer and the Flax one at its path differ in a setting
+    the state_dict does not carry. ``flax_modules``: ``(torch path, Flax normalisation
+    layer)``, those with an ``epsilon`` (only their paths are renamed: a ``rename`` function
+    need not know the others)."""
     lines = []
     for path, flax_module in flax_modules:
         torch_module = torch_modules.get(path)
-        if torch_module is None or not hasattr(torch_module, "eps") or not hasattr(
-                flax_module, "epsilon"):
+        if torch_module is None or not hasattr(torch_module, "eps"):
             continue
         layer = (f"layer {path or '<root>'!r} ({type(torch_module).__name__} -> "
                  f"{type(flax_module).__name__})")
@@ -371,12 +370,12 @@ def _nnx_layers(model):
     return sorted(layers, key=lambda layer: tuple(map(str, layer[0])))
 
 
-def _nnx_modules(model, rename: Rename) -> list[tuple[str, Any]]:
-    """``(PyTorch module path, module)`` of every submodule of an NNX ``model``."""
+def _nnx_norms(model, rename: Rename) -> list[tuple[str, Any]]:
+    """``(PyTorch module path, module)`` of every normalisation layer of an NNX ``model``."""
     from flax import nnx
 
     return [(_torch_path(parts, False, rename), node) for parts, node in nnx.iter_graph(model)
-            if isinstance(node, nnx.Module)]
+            if isinstance(node, nnx.Module) and hasattr(node, "epsilon")]
 
 
 def torch_to_nnx(state_dict, model, *, rename: Rename = None, strict: bool = True,
@@ -420,8 +419,8 @@ def torch_to_nnx(state_dict, model, *, rename: Rename = None, strict: bool = Tru
     state_dict, torch_modules = _torch_source(state_dict, check_hyperparameters)
     layers = _nnx_layers(model)
     entries, counters = _entries(layers, False, rename, nnx_path)
-    if torch_modules is not None:  # only then: the walk costs a pass over the graph
-        _check_hyperparameters(torch_modules, _nnx_modules(model, rename))
+    if torch_modules is not None:
+        _check_hyperparameters(torch_modules, _nnx_norms(model, rename))
     values = _convert_in(entries, counters, state_dict, strict)
     owners = {parts: module for parts, module, _ in layers}
     converted = [(getattr(owners[e.flax_path[:-1]], e.flax_path[-1]),
@@ -506,8 +505,10 @@ def torch_to_linen(state_dict, model, *inputs, rename: Rename = None, strict: bo
     state_dict, torch_modules = _torch_source(state_dict, check_hyperparameters)
     layers, modules = _linen_layers(model, inputs, kwargs)
     entries, counters = _entries(layers, True, rename, _linen_display)
-    _check_hyperparameters(torch_modules, [(_torch_path(parts, True, rename), module)
-                                           for parts, module in modules.items()])
+    if torch_modules is not None:
+        _check_hyperparameters(torch_modules, [(_torch_path(parts, True, rename), module)
+                                               for parts, module in modules.items()
+                                               if hasattr(module, "epsilon")])
     values = _convert_in(entries, counters, state_dict, strict)
     variables: dict = {}
     for entry, value in values.items():
