@@ -24,6 +24,7 @@ import flax.linen as nn
 import jax
 import numpy as np
 import pytest
+from _flax_testlib import FLAX_NNX_INSTANCE_NORM, needs_flax_nnx_instance_norm
 from flax import nnx
 from jax import numpy as jnp
 from jax import random
@@ -37,8 +38,7 @@ NOT_FLAX_FORMULA = ("deliberate: ours takes the statistics by its own accurate a
                     "Flax's fast variance; at offset 0 both are within 4e-7 of float64 but differ "
                     "from each other by up to 3.6e-7 > atol=1e-7")
 
-HAS_NNX_INSTANCE_NORM = hasattr(nnx, "InstanceNorm")
-NO_NNX_INSTANCE_NORM = "this Flax has no flax.nnx.InstanceNorm"
+NO_NNX_INSTANCE_NORM = needs_flax_nnx_instance_norm.kwargs["reason"]
 
 LINEN = {"flax": nn.InstanceNorm, "ours": ours_linen.InstanceNorm}
 LINEN_IDS = list(LINEN)
@@ -158,7 +158,7 @@ def test_normalization_equivalence(request, case, which):
 
 # -------------------------- normalization_test.py: test_nnx_linen_instancenorm_equivalence
 
-PAIRS = {"flax": (lambda: nnx.InstanceNorm, nn.InstanceNorm),
+PAIRS = {"flax": (lambda: FLAX_NNX_INSTANCE_NORM, nn.InstanceNorm),
          "ours": (lambda: ours_nnx.InstanceNorm, ours_linen.InstanceNorm)}
 
 
@@ -169,7 +169,7 @@ PAIRS = {"flax": (lambda: nnx.InstanceNorm, nn.InstanceNorm),
 @pytest.mark.parametrize("param_dtype", [jnp.float32, jnp.float16])
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float16])
 def test_nnx_linen_instancenorm_equivalence(dtype, param_dtype, use_fast_variance, mask, which):
-    if which == "flax" and not HAS_NNX_INSTANCE_NORM:
+    if which == "flax" and FLAX_NNX_INSTANCE_NORM is None:
         pytest.skip(NO_NNX_INSTANCE_NORM)
     nnx_instance_norm, linen_instance_norm = PAIRS[which][0](), PAIRS[which][1]
 
@@ -249,8 +249,8 @@ def _docstring_examples(cls, ours_name):
 DOCSTRINGS = {
     "flax.linen": lambda: (nn.InstanceNorm, None),
     "ours.linen": lambda: (nn.InstanceNorm, ("nn", ours_linen.InstanceNorm)),
-    "flax.nnx": lambda: (nnx.InstanceNorm, None),
-    "ours.nnx": lambda: (nnx.InstanceNorm, ("nnx", ours_nnx.InstanceNorm)),
+    "flax.nnx": lambda: (FLAX_NNX_INSTANCE_NORM, None),
+    "ours.nnx": lambda: (FLAX_NNX_INSTANCE_NORM, ("nnx", ours_nnx.InstanceNorm)),
 }
 
 
@@ -259,7 +259,7 @@ DOCSTRINGS = {
                 "printed variables and state match)") if which.startswith("ours") else which
     for which in DOCSTRINGS])
 def test_docstring_examples(which):
-    if which.endswith("nnx") and not HAS_NNX_INSTANCE_NORM:
+    if which.endswith("nnx") and FLAX_NNX_INSTANCE_NORM is None:
         pytest.skip(NO_NNX_INSTANCE_NORM + ", so no docstring to run")
     cls, ours = DOCSTRINGS[which]()
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
