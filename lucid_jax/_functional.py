@@ -101,8 +101,10 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
         statistics with :func:`update_running_stats`.
       eps: added to the variance inside the square root.
       channel_axis: the channel axis (or axes); axis 0 is always the batch axis.
-      mask: boolean, of ``x``'s rank and broadcastable to it (size-1 axes broadcast; a
-        lower rank is refused, because NumPy would align it with the wrong axes): only
+      mask: boolean, broadcastable to ``x``; a lower rank is read NumPy's way (trailing
+        axes) where that is the only reading that fits, and refused where it also fits as a
+        mask without the channel axes (``(N, H, W)`` on NCHW with N == C: use
+        ``mask[:, None]``). Only
         ``True`` elements enter the statistics, every element is normalised. 0/1 integers
         are accepted. An instance with no valid element normalises to 0 (output ``bias``):
         finite, with a zero gradient, so a padded sample cannot poison a loss.

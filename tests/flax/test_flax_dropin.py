@@ -1,6 +1,7 @@
 """lucid_jax.linen / lucid_jax.nnx as drop-ins: the cases Flax's own InstanceNorm tests check
 (tests/linen/linen_test.py, tests/nnx/nn/normalization_test.py, tests/nnx/nn/linear_test.py in
-google/flax), each run on Flax's module and on ours, and the traps that now warn."""
+google/flax), checked against the float64 oracle on Flax's module and on ours, and the traps
+that now warn. ``test_flax_ported.py`` runs Flax's tests as they are written."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from flax import nnx
 
 from lucid_jax import linen as ours_linen
 from lucid_jax import nnx as ours_nnx
-from lucid_jax._compat import assign, auto_mesh, value_of
+from lucid_jax._compat import auto_mesh, value_of
 
 FLAX_BATCH_AXIS = ("The channel axes cannot include the leading dimension as this is assumed "
                    "to be the batch axis.")
@@ -192,58 +193,6 @@ def test_equivalent_to_layernorm_and_groupnorm(layer1, fields):
     oracle.assert_close(layer2.apply(v2, x), layer1.apply(v1, x))
 
 
-# ---------------------------- normalization_test: test_nnx_linen_instancenorm_equivalence
-
-@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float16])
-@pytest.mark.parametrize("param_dtype", [jnp.float32, jnp.float16])
-@needs_flax_nnx_instance_norm
-@pytest.mark.parametrize("use_fast_variance", [True, False])
-@pytest.mark.parametrize("masked", [False, True])
-def test_linen_and_nnx_equivalent_in_a_model(dtype, param_dtype, use_fast_variance, masked):
-    """Flax's NNX-vs-Linen test with a Linear after the norm, on a (10, 6) input (nothing
-    reduced: the norm outputs its bias). Flax passes the mask as (6,); ours needs the input's
-    rank, so (1, 6). Flax's own modules give NaN where a whole instance is masked; ours give the
-    bias, so they are compared with Flax only unmasked."""
-    fields = dict(dtype=dtype, param_dtype=param_dtype, use_fast_variance=use_fast_variance,
-                  **AFFINE)
-    x = jax.random.normal(jax.random.key(0), (10, 6))
-    mask = jnp.array([[True, False, True, False, True, False]]) if masked else None
-
-    class LinenModel(fnn.Module):
-        norm_cls: type
-
-        @fnn.compact
-        def __call__(self, x, *, mask=None):
-            x = self.norm_cls(**fields)(x, mask=mask)
-            return fnn.Dense(4, dtype=dtype, param_dtype=param_dtype)(x)
-
-    class NnxModel(nnx.Module):
-        def __init__(self, norm_cls, rngs):
-            self.norm = norm_cls(6, rngs=rngs, **fields)
-            self.linear = nnx.Linear(6, 4, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
-
-        def __call__(self, x, *, mask=None):
-            return self.linear(self.norm(x, mask=mask))
-
-    outputs = {}
-    for name, linen_cls, nnx_cls in (("flax", fnn.InstanceNorm, FLAX_NNX_INSTANCE_NORM),
-                                     ("ours", ours_linen.InstanceNorm, ours_nnx.InstanceNorm)):
-        model = LinenModel(linen_cls)
-        variables = model.init(jax.random.key(1), x)
-        nnx_model = NnxModel(nnx_cls, nnx.Rngs(42))
-        dense = variables["params"]["Dense_0"]
-        assign(nnx_model.linear.kernel, dense["kernel"])
-        assign(nnx_model.linear.bias, dense["bias"])
-        outputs[name] = (model.apply(variables, x, mask=mask), nnx_model(x, mask=mask))
-    ours_linen_y, ours_nnx_y = outputs["ours"]
-    np.testing.assert_array_equal(ours_linen_y, ours_nnx_y)
-    assert np.isfinite(np.asarray(ours_linen_y, np.float32)).all()
-    if not masked:
-        for theirs in outputs["flax"]:
-            np.testing.assert_array_equal(ours_linen_y, theirs)
-            assert ours_linen_y.dtype == theirs.dtype
-
-
 # ----------------------------------------------------------- linear_test: graph and metadata
 
 def test_nnx_graph_does_not_depend_on_initializers():
@@ -291,23 +240,45 @@ def test_float_mask_nonzero_is_valid(impl):
         np.testing.assert_array_equal(y, call_bool(x, mask=valid))
 
 
+LAYOUTS = {"channels last": (-1, "mask[..., None]"), "channels first": (1, "mask[:, None]")}
+
+
 @pytest.mark.parametrize("impl", ALL, ids=repr)
-def test_a_mask_needs_the_input_rank_the_one_deliberate_difference(impl):
-    """An (N, H, W) mask on an NHWC input with N == H == W == C: Flax broadcasts it NumPy's way,
-    as (H, W, C), and silently normalises with the wrong elements; ours refuses with the fix."""
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_an_ambiguous_mask_is_refused_the_one_deliberate_difference(impl, layout):
+    """An (N, H, W) mask on a (4, 4, 4, 4) input, either layout: Flax broadcasts it NumPy's way,
+    as the trailing axes, and silently normalises with the wrong elements; ours refuses it, since
+    the mask without the channel axis fits too, and names both fixes."""
+    feature_axes, fix = LAYOUTS[layout]
     x = _normal((4, 4, 4, 4), offset=1.0)
     valid = np.random.default_rng(2).uniform(size=(4, 4, 4)) > 0.3
-    call, _ = impl.build(x)
-    right = oracle.instance_norm(x, eps=1e-6, channel_axis=-1, mask=valid[..., None])
+    with_channel = np.expand_dims(valid, feature_axes)
+    call, _ = impl.build(x, feature_axes=feature_axes)
+    right = oracle.instance_norm(x, eps=1e-6, channel_axis=feature_axes, mask=with_channel)
     if impl in FLAX:
         wrong = call(x, mask=valid)
         assert np.abs(np.asarray(wrong, np.float64) - right).max() > 0.1
     else:
-        with pytest.raises(ValueError, match=r"mask of shape \(4, 4, 4\) has rank 3, but the "
-                                             r"input of shape \(4, 4, 4, 4\) has rank 4.*"
-                                             r"use mask\[\.\.\., None\]"):
+        with pytest.raises(ValueError, match=r"mask of shape \(4, 4, 4\) is ambiguous on the "
+                                             r"input of shape \(4, 4, 4, 4\).*"
+                                             + re.escape(fix)):
             call(x, mask=valid)
-    oracle.assert_close(call(x, mask=valid[..., None]), right)
+    oracle.assert_close(call(x, mask=with_channel), right)
+
+
+@pytest.mark.parametrize("impl", ALL, ids=repr)
+@pytest.mark.parametrize("mask_shape", [(5, 6, 3), (6, 3), (6, 1)], ids=repr)
+def test_a_lower_rank_mask_with_one_reading_is_taken_as_flax_takes_it(impl, mask_shape):
+    """(H, W, C), (W, C) and (W, 1) masks on NHWC: only NumPy's trailing reading fits, so ours
+    takes it, as Flax does."""
+    x = _normal((2, 5, 6, 3), offset=1.0)
+    valid = np.random.default_rng(3).uniform(size=mask_shape) > 0.3
+    valid.flat[0] = True  # no instance left empty (Flax's gives NaN there)
+    call, _ = impl.build(x, **AFFINE)
+    expected = oracle.instance_norm(x, weight=_arange_init(1.0)(None, (3,)),
+                                    bias=_arange_init(0.5)(None, (3,)), eps=1e-6,
+                                    channel_axis=-1, mask=np.broadcast_to(valid, x.shape))
+    oracle.assert_close(call(x, mask=valid), expected)
 
 
 @pytest.mark.parametrize("impl", OURS, ids=repr)
@@ -338,7 +309,7 @@ def test_refused_call_leaves_state_untouched(impl):
     call(x)
     before = jax.tree.map(np.array, state())
     with pytest.raises(ValueError, match=r"mask\[\.\.\., None\]"):
-        call(x, mask=np.ones((2, 4, 4), bool))  # lower rank: refused, not misaligned
+        call(x, mask=np.ones((2, 4, 4), bool))  # no channel axis: refused, not misaligned
     with pytest.raises(ValueError, match=r"feature shape \(3,\)"):
         call(x[..., :2])
     jax.tree.map(np.testing.assert_array_equal, jax.tree.map(np.asarray, state()), before)

@@ -60,4 +60,7 @@ def test_porting_doc_runs_and_matches_torch(capsys):
     printed = capsys.readouterr().out
     assert "'head.1.wieght' (3, 8, 7, 7); nearest: 'head.1.weight'" in printed
     assert "pass prefix= one of its normalisation layers" in printed
+    assert ("layer '<root>' (InstanceNorm2d -> InstanceNorm): eps 1e-05 in PyTorch, epsilon "
+            "1e-06 in Flax: construct it with epsilon=1e-05") in printed
+    assert "momentum 0.99 in Flax: construct it with momentum=0.9" in printed
 
