@@ -33,7 +33,7 @@ $(FLOOR_PY):
 test-floor: $(FLOOR_PY)
 	$(FLOOR_PY) -m pip install --quiet -c tests/floor/constraints.txt -e ".[test]"
 	$(FLOOR_PY) -m pytest -n 2 --dist loadfile -m "not slow" tests/core tests/flax tests/facade \
-		tests/multidevice tests/test_floor.py lucid_jax lucid
+		tests/multidevice tests/test_floor.py tests/test_imports.py lucid_jax lucid
 	$(FLOOR_PY) -m pytest -n 2 tests/test_wheel.py tests/test_notebooks.py
 
 bench: $(PY)

@@ -288,7 +288,7 @@ def _same(a, b) -> bool:
 def _mismatches(torch_module, flax_module) -> list[str]:
     """``'<PyTorch> vs <Flax>: construct it with <fix>'`` for each normalisation setting in
     which the Flax layer would compute something else than the PyTorch one."""
-    from lucid_jax.interop import flax_momentum
+    from lucid_jax._momentum import flax_momentum
 
     found = []
     if not _same(float(torch_module.eps), float(flax_module.epsilon)):
