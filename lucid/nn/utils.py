@@ -19,21 +19,12 @@ def _grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
     return [p.grad for p in parameters if p.grad is not None]
 
 
-def _vector_norm(array: jax.Array, norm_type: float) -> jax.Array:
-    if norm_type == float("inf"):
-        return jnp.max(jnp.abs(array))
-    if norm_type == float("-inf"):
-        return jnp.min(jnp.abs(array))
-    if norm_type == 0:
-        return jnp.sum(array != 0).astype(array.dtype)
-    return jnp.sum(jnp.abs(array) ** norm_type) ** (1.0 / norm_type)
-
-
 @functools.cache
 def _clip_norm(norm_type: float) -> Callable:
     @jax.jit
     def clip(grads, max_norm):
-        total = _vector_norm(jnp.stack([_vector_norm(g, norm_type) for g in grads]), norm_type)
+        norms = jnp.stack([jnp.linalg.vector_norm(g, ord=norm_type) for g in grads])
+        total = jnp.linalg.vector_norm(norms, ord=norm_type)
         coef = jnp.minimum(max_norm / (total + 1e-6), 1.0)
         return total, [(g * coef).astype(g.dtype) for g in grads]
     return clip
