@@ -72,24 +72,36 @@ def _kernel(fn: Callable, grad_positions: tuple[int, ...]) -> Callable:
 
 
 def _as_array(value: Any) -> Any:
-    """The array behind ``value``: a Tensor's data, a scalar or JAX array as is, else converted.
-
-    NumPy and PyTorch arrays are copied (the one place the facade converts them): JAX < 0.10
-    on CPU aliases an aligned NumPy buffer, so a later write to the source would show through.
-    """
+    """The array behind ``value``: a Tensor's data, a scalar or array as is, else converted
+    (a NumPy view of a torch tensor's memory: :func:`owned_array` copies)."""
     if isinstance(value, _TENSOR[0]):
         return value._data
-    if value is None or isinstance(value, int | float | bool | jax.Array | np.generic):
+    if value is None or isinstance(value, int | float | bool | jax.Array | np.ndarray | np.generic):
         return value
-    if isinstance(value, np.ndarray):
-        return np.array(value, copy=True)
     if type(value).__module__.startswith("torch"):
         value = value.detach().cpu()
-        if str(value.dtype) == "torch.bfloat16":  # NumPy has no bfloat16: move the raw bits
-            bits = value.view(sys.modules["torch"].int16).numpy()
-            return np.array(bits.view(jnp.bfloat16), copy=True)
-        return np.array(value.numpy(), copy=True)
+        if str(value.dtype) == "torch.bfloat16":  # NumPy has no bfloat16: view the raw bits
+            return value.view(sys.modules["torch"].int16).numpy().view(jnp.bfloat16)
+        return value.numpy()
     return jnp.asarray(value)
+
+
+def owned_array(value: Any, dtype: Any = None) -> jax.Array:
+    """``value`` as a ``jax.Array`` that shares no memory with it: NumPy and torch input is
+    copied first. On CPU, ``jnp.asarray`` may wrap an aligned NumPy buffer without copying (every
+    JAX up to at least 0.7), so a later write to the source would show through the tensor.
+
+    >>> import numpy as np
+    >>> source = np.zeros(3, np.float32)
+    >>> held = owned_array(source)
+    >>> source += 5
+    >>> held.tolist()
+    [0.0, 0.0, 0.0]
+    """
+    array = _as_array(value)
+    if isinstance(array, np.ndarray):
+        array = np.array(array, copy=True)
+    return jnp.asarray(array, dtype)
 
 
 def apply(fn: Callable, *args: Any) -> tuple[Tensor, Any]:

@@ -107,8 +107,11 @@ def arange(start: float, end: float | None = None, step: float = 1, *,
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
-    """A tensor holding a copy of ``array``: unlike PyTorch's, it shares no memory (JAX arrays
-    are immutable), so later writes to ``array`` do not show in the tensor."""
+    """A tensor holding a *copy* of ``array``.
+
+    Unlike ``torch.from_numpy``, the tensor does not share the array's memory: JAX arrays are
+    immutable, so writes to ``array`` afterwards never show in the tensor (nor the reverse).
+    """
     return Tensor(np.asarray(array))
 
 

@@ -15,7 +15,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lucid._autograd import _TENSOR, _as_array, _no_aux, _Node, apply, run_backward
+from lucid._autograd import (
+    _TENSOR,
+    _no_aux,
+    _Node,
+    apply,
+    owned_array,
+    run_backward,
+)
 from lucid._grad_mode import _MODE
 from lucid._ops.elementwise import ElementwiseMixin
 from lucid._ops.reduce import ReduceMixin
@@ -73,7 +80,7 @@ def seed_for(output: Tensor, gradient: Any) -> Any:
     """``gradient`` checked and cast for ``output``, or ``(shape, dtype)``: ones."""
     if gradient is None:
         return (output.shape, output.dtype)
-    seed = jnp.asarray(_as_array(gradient), output.dtype)
+    seed = owned_array(gradient, output.dtype)
     if seed.shape != output.shape:
         raise RuntimeError(f"Mismatch in shape: gradient has a shape of {seed.shape} and the "
                            f"tensor has a shape of {output.shape}")
@@ -118,7 +125,7 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
                  device: Any = None) -> None:
-        array = jnp.asarray(_as_array(data), dtype=check_dtype(dtype))
+        array = owned_array(data, check_dtype(dtype))
         device = resolve_device(device)
         self._storage = _Storage(array if device is None else jax.device_put(array, device))
         self._node = None
@@ -168,7 +175,7 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
             self._grad = value
         else:
             self._grad = Tensor._wrap(value._data if isinstance(value, Tensor)
-                                      else jnp.asarray(_as_array(value)))
+                                      else owned_array(value))
 
     @property
     def is_leaf(self) -> bool:
@@ -343,7 +350,7 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
 
     @data.setter
     def data(self, value: Any) -> None:
-        self._data = jnp.asarray(_as_array(value))
+        self._data = owned_array(value)
 
     @property
     def shape(self) -> tuple[int, ...]:

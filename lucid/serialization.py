@@ -24,9 +24,9 @@ from collections import OrderedDict
 from typing import Any, BinaryIO
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
+from lucid._autograd import owned_array
 from lucid._tensor import Tensor, resolve_device
 
 _FORMAT = "lucid.save"
@@ -64,7 +64,7 @@ def _decode(node: Any, arrays: Any, device: Any) -> Any:
     if tag in ("tensor", "array"):
         array = arrays[value]
         dtype = node["dtype"]
-        array = jnp.asarray(array).view(dtype) if dtype in _BITS_AS else jnp.asarray(array)
+        array = owned_array(array).view(dtype) if dtype in _BITS_AS else owned_array(array)
         return Tensor(array, device=device) if tag == "tensor" else array
     if tag == "value":
         return value

@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lucid_jax._compat import axis_size
+
 AxisName = str | tuple[str, ...] | None
 
 
@@ -151,13 +153,58 @@ def _insert_axes_hint(channels: tuple[int, ...], ndim: int) -> str:
     return f"jnp.expand_dims(mask, {channels})"
 
 
-def as_mask(mask: Any, x: jax.Array, channels: tuple[int, ...]) -> jax.Array | None:
-    """A boolean mask of ``x``'s rank, broadcastable to ``x``; 0/1 integers are converted,
-    floats rejected.
+def _broadcasts(shape: tuple[int, ...], x_shape: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(shape, x_shape) == x_shape
+    except ValueError:
+        return False
 
-    A lower rank is refused: NumPy would align its trailing axes, so an ``(N, H, W)`` mask
-    would meet an ``(N, C, H, W)`` input as ``(C, H, W)``, silently wrong when N == C.
+
+def mask_shape(mask_shape: tuple[int, ...], x_shape: tuple[int, ...],
+               channels: tuple[int, ...]) -> tuple[int, ...]:
+    """The mask rule, for the core and both Flax modules: the mask's shape with the input's
+    rank (size-1 axes where it broadcasts), or a ``ValueError``.
+
+    Two readings of a mask are considered:
+
+    - NumPy's: trailing axes aligned, size-1 axes prepended up to the input's rank;
+    - batch-first: a mask lacking only the channel axes (rank = input rank − number of
+      channel axes), size-1 axes inserted at the channel axes, e.g. ``(N, H, W)`` on NCHW.
+
+    A mask is accepted when NumPy's reading broadcasts to the input and the batch-first
+    reading either does not broadcast or gives the same shape. It is refused, with both fixes,
+    when both broadcast to different shapes (``(N, H, W)`` on NCHW with N == C), and refused
+    when NumPy's reading does not broadcast (with ``mask[:, None]`` when the batch-first one
+    would). A mask of the input's rank has one reading, NumPy's.
     """
+    ndim = len(x_shape)
+    numpy_reading = (1,) * (ndim - len(mask_shape)) + tuple(mask_shape)
+    batch_first = None
+    if len(mask_shape) == ndim - len(channels) and len(mask_shape) < ndim:
+        sizes = iter(mask_shape)
+        batch_first = tuple(1 if a in channels else next(sizes) for a in range(ndim))
+        if not _broadcasts(batch_first, x_shape):
+            batch_first = None
+    fix = _insert_axes_hint(channels, ndim)
+    if len(mask_shape) > ndim or not _broadcasts(numpy_reading, x_shape):
+        hint = (f"; it looks like a mask without the channel axes: use {fix}"
+                if batch_first is not None else "")
+        raise ValueError(f"mask of shape {tuple(mask_shape)} cannot be broadcast to the input's "
+                         f"shape {x_shape}{hint}")
+    if batch_first is not None and batch_first != numpy_reading:
+        raise ValueError(
+            f"mask of shape {tuple(mask_shape)} is ambiguous on the input of shape {x_shape}: "
+            f"NumPy aligns its trailing axes, reading it as {numpy_reading}, but it also fits "
+            f"as a mask without the channel axes, {batch_first}. Give it the input's rank: "
+            f"{fix} for the mask without the channel axes, mask.reshape({numpy_reading}) "
+            f"for NumPy's reading"
+        )
+    return numpy_reading
+
+
+def as_mask(mask: Any, x: jax.Array, channels: tuple[int, ...]) -> jax.Array | None:
+    """A boolean mask of ``x``'s rank, broadcastable to ``x`` (the rule in :func:`mask_shape`);
+    0/1 integers are converted, floats rejected."""
     if mask is None:
         return None
     mask = jnp.asarray(mask)
@@ -166,26 +213,7 @@ def as_mask(mask: Any, x: jax.Array, channels: tuple[int, ...]) -> jax.Array | N
             f"mask must be boolean (or 0/1 integers), got dtype {mask.dtype}; "
             "use e.g. mask > 0.5 to make it boolean"
         )
-    if mask.ndim < x.ndim:
-        without_channels = tuple(d for a, d in enumerate(x.shape) if a not in channels)
-        per_element = tuple(1 if a in channels else d for a, d in enumerate(x.shape))
-        fix = (f"; it looks like a mask without the channel axes: use "
-               f"{_insert_axes_hint(channels, x.ndim)}" if mask.shape == without_channels else
-               f"; give it size-1 axes where it broadcasts, e.g. shape {per_element}")
-        raise ValueError(
-            f"mask of shape {tuple(mask.shape)} has rank {mask.ndim}, but the input of shape "
-            f"{tuple(x.shape)} has rank {x.ndim}: a mask needs the input's rank, with size-1 "
-            f"axes to broadcast{fix}"
-        )
-    try:
-        broadcast_ok = np.broadcast_shapes(mask.shape, x.shape) == tuple(x.shape)
-    except ValueError:
-        broadcast_ok = False
-    if not broadcast_ok:
-        raise ValueError(
-            f"mask of shape {tuple(mask.shape)} cannot be broadcast to the input's shape "
-            f"{tuple(x.shape)}"
-        )
+    mask = mask.reshape(mask_shape(tuple(mask.shape), tuple(x.shape), channels))
     return mask if mask.dtype == jnp.bool_ else mask != 0
 
 
@@ -196,7 +224,7 @@ def check_axis_name(axis_name: AxisName, argument: str = "axis_name") -> None:
     names = axis_name if isinstance(axis_name, tuple) else (axis_name,)
     for name in names:
         try:
-            jax.lax.axis_size(name)
+            axis_size(name)
         except NameError:
             raise ValueError(
                 f"{argument}={name!r} is not bound here: call inside jax.shard_map "

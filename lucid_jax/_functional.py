@@ -18,6 +18,7 @@ import jax.numpy as jnp
 
 from lucid_jax import _checks
 from lucid_jax._checks import AxisName
+from lucid_jax._compat import axis_size
 from lucid_jax._stats import affine, compute_dtype, moments, normalize
 
 ChannelAxis = int | Sequence[int]
@@ -66,7 +67,7 @@ def _squeeze(stat: jax.Array, reduce_axes: tuple[int, ...]) -> jax.Array:
 def _check_input_stats(x, channels, axis_name, edge_cases="torch"):
     """Checks for statistics taken from the input (possibly split across ``axis_name``)."""
     _checks.check_axis_name(axis_name)
-    shards = 1 if axis_name is None else jax.lax.axis_size(axis_name)
+    shards = 1 if axis_name is None else axis_size(axis_name)
     if edge_cases == "torch":
         _checks.check_reduced_size(x, channels, shards)
 
@@ -100,8 +101,10 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
         statistics with :func:`update_running_stats`.
       eps: added to the variance inside the square root.
       channel_axis: the channel axis (or axes); axis 0 is always the batch axis.
-      mask: boolean, of ``x``'s rank and broadcastable to it (size-1 axes broadcast; a
-        lower rank is refused, because NumPy would align it with the wrong axes): only
+      mask: boolean, broadcastable to ``x``; a lower rank is read NumPy's way (trailing
+        axes) where that is the only reading that fits, and refused where it also fits as a
+        mask without the channel axes (``(N, H, W)`` on NCHW with N == C: use
+        ``mask[:, None]``). Only
         ``True`` elements enter the statistics, every element is normalised. 0/1 integers
         are accepted. An instance with no valid element normalises to 0 (output ``bias``):
         finite, with a zero gradient, so a padded sample cannot poison a loss.

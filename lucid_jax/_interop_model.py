@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from lucid_jax._compat import assign, iter_modules
 from lucid_jax._interop_common import (
     COUNTER,
     NORM_FLAX,
@@ -119,12 +120,18 @@ def _torch_path(parts: tuple, linen: bool, rename: Rename) -> str:
     if not isinstance(rename, Mapping):
         raise ValueError(f"rename must be a mapping of Flax module paths to PyTorch ones, or a "
                          f"function of the Flax path, got {type(rename).__name__}")
-    for n in range(len(parts), -1, -1):  # the longest Flax prefix the mapping names
-        head = ".".join(map(str, parts[:n]))
-        if head in rename:
-            rest = _default_torch_path(parts[n:], linen)
-            return ".".join(p for p in (rename[head], rest) if p)
-    return _default_torch_path(parts, linen)
+    out, i = [rename.get("", "")], 0  # an empty key prefixes every path
+    while i < len(parts):  # left to right, the longest run of path components the mapping names
+        for n in range(len(parts) - i, 0, -1):
+            run = ".".join(map(str, parts[i:i + n]))
+            if run in rename:
+                out.append(rename[run])
+                break
+        else:
+            n = 1
+            out.append(_default_torch_path(parts[i:i + 1], linen))
+        i += n
+    return ".".join(p for p in out if p)
 
 
 def _entries(layers, linen: bool, rename: Rename, display) -> tuple[list[_Entry], list[str]]:
@@ -258,6 +265,94 @@ def _convert_out(entries, counters, values: dict, num_batches_tracked, as_torch:
     return out
 
 
+# --------------------------------------------------------------------------- hyperparameters
+
+def _torch_source(source, check_hyperparameters: bool):
+    """``(state_dict, torch modules by path or None)`` from a state_dict or a module (anything
+    with ``state_dict()`` and ``named_modules()``: a ``torch.nn.Module``, a ``lucid`` one)."""
+    if not isinstance(check_hyperparameters, bool):
+        raise ValueError(f"check_hyperparameters must be True or False, got "
+                         f"{check_hyperparameters!r}")
+    if callable(getattr(source, "state_dict", None)) and callable(
+            getattr(source, "named_modules", None)):
+        modules = dict(source.named_modules()) if check_hyperparameters else None
+        return source.state_dict(), modules
+    return source, None
+
+
+def _same(a, b) -> bool:
+    return a is b or (a is not None and b is not None and bool(np.isclose(a, b, rtol=1e-6,
+                                                                          atol=0.0)))
+
+
+def _mismatches(torch_module, flax_module) -> list[str]:
+    """``'<PyTorch> vs <Flax>: construct it with <fix>'`` for each normalisation setting in
+    which the Flax layer would compute something else than the PyTorch one."""
+    from lucid_jax.interop import flax_momentum
+
+    found = []
+    if not _same(float(torch_module.eps), float(flax_module.epsilon)):
+        found.append(f"eps {torch_module.eps} in PyTorch, epsilon {flax_module.epsilon} in "
+                     f"Flax: construct it with epsilon={torch_module.eps}")
+    if hasattr(flax_module, "num_groups") and hasattr(torch_module, "num_groups") and (
+            torch_module.num_groups != flax_module.num_groups):
+        found.append(f"num_groups {torch_module.num_groups} in PyTorch, "
+                     f"{flax_module.num_groups} in Flax: construct it with "
+                     f"num_groups={torch_module.num_groups}")
+    for torch_name, flax_name in (("weight", "use_scale"), ("bias", "use_bias")):
+        held = getattr(torch_module, torch_name, None) is not None
+        if hasattr(flax_module, flax_name) and bool(getattr(flax_module, flax_name)) != held:
+            setting = ("affine" if hasattr(torch_module, "affine")  # LayerNorm's names:
+                       else "elementwise_affine" if torch_name == "weight" else "bias")
+            found.append(f"{setting}={held} in PyTorch ({torch_name} "
+                         f"{'present' if held else 'None'}), {flax_name}="
+                         f"{getattr(flax_module, flax_name)} in Flax: construct it with "
+                         f"{flax_name}={held}")
+    tracking = bool(getattr(torch_module, "track_running_stats", False))
+    if hasattr(flax_module, "track_running_stats") and hasattr(
+            torch_module, "track_running_stats") and (
+            tracking != bool(flax_module.track_running_stats)):
+        found.append(f"track_running_stats={tracking} in PyTorch, track_running_stats="
+                     f"{flax_module.track_running_stats} in Flax: construct it with "
+                     f"track_running_stats={tracking}")
+    if tracking and hasattr(flax_module, "momentum") and hasattr(torch_module, "momentum"):
+        momentum = torch_module.momentum
+        if momentum is None and "InstanceNorm" not in type(torch_module).__name__:
+            found.append(f"momentum=None in PyTorch (a cumulative average of all batches), "
+                         f"which no Flax momentum reproduces; momentum {flax_module.momentum} "
+                         f"in Flax")
+        else:
+            wanted = flax_momentum(momentum)
+            if not _same(wanted, float(flax_module.momentum)):
+                found.append(f"momentum {momentum} in PyTorch (Flax's convention: {wanted}, the "
+                             f"weight of the old value), momentum {flax_module.momentum} in "
+                             f"Flax: construct it with momentum={wanted}")
+    return found
+
+
+def _check_hyperparameters(torch_modules: dict, flax_modules) -> None:
+    """Raise if a PyTorch normalisation layer and the Flax one at its path differ in a setting
+    the state_dict does not carry. ``flax_modules``: ``(torch path, Flax normalisation
+    layer)``, those with an ``epsilon`` (only their paths are renamed: a ``rename`` function
+    need not know the others)."""
+    lines = []
+    for path, flax_module in flax_modules:
+        torch_module = torch_modules.get(path)
+        if torch_module is None or not hasattr(torch_module, "eps"):
+            continue
+        layer = (f"layer {path or '<root>'!r} ({type(torch_module).__name__} -> "
+                 f"{type(flax_module).__name__})")
+        lines += [f"  {layer}: {m}" for m in _mismatches(torch_module, flax_module)]
+    if lines:
+        raise ValueError(
+            "the Flax model's normalisation layers differ from the PyTorch model's in settings "
+            "a state_dict does not carry, so the port would compute something else:\n"
+            + "\n".join(lines)
+            + "\nConstruct the Flax layers as named, or pass check_hyperparameters=False to port "
+            "the values anyway."
+        )
+
+
 # --------------------------------------------------------------------------------------- NNX
 
 def _nnx_layers(model):
@@ -266,7 +361,7 @@ def _nnx_layers(model):
     if not isinstance(model, nnx.Module):
         raise ValueError(f"expected an NNX model (flax.nnx.Module), got {type(model).__name__}")
     layers = []
-    for parts, module in nnx.iter_modules(model):
+    for parts, module in iter_modules(model):
         held = {name: v for name, v in vars(module).items()
                 if isinstance(v, nnx.Param | nnx.BatchStat)}
         if held:
@@ -276,15 +371,35 @@ def _nnx_layers(model):
     return sorted(layers, key=lambda layer: tuple(map(str, layer[0])))
 
 
-def torch_to_nnx(state_dict, model, *, rename: Rename = None, strict: bool = True):
-    """Load a PyTorch ``state_dict`` into an NNX ``model``, in place; returns the model.
+def _nnx_norms(model, rename: Rename) -> list[tuple[str, Any]]:
+    """``(PyTorch module path, module)`` of every normalisation layer of an NNX ``model``."""
+    from flax import nnx
+
+    return [(_torch_path(parts, False, rename), node) for parts, node in nnx.iter_graph(model)
+            if isinstance(node, nnx.Module) and hasattr(node, "epsilon")]
+
+
+def torch_to_nnx(state_dict, model, *, rename: Rename = None, strict: bool = True,
+                 check_hyperparameters: bool = True):
+    """Load a PyTorch ``state_dict`` (or a ``torch.nn.Module``'s) into an NNX ``model``, in
+    place; returns the model.
 
     Keys map by module path: ``down.0.conv.weight`` is ``model.down[0].conv.kernel``.
     ``rename`` maps Flax module paths to PyTorch ones where the attribute names differ:
-    a dict of path prefixes (``{'layers': ''}`` for an ``nnx.Sequential`` saved from a
-    ``torch.nn.Sequential``) or a function of the dotted Flax path. Strict by default: an
+    a function of the dotted Flax path, or a dict whose keys are runs of path components,
+    replaced wherever they occur, at any depth (the longest run first, left to right; an
+    empty value drops it; an empty key prefixes every path): ``{'layers': ''}`` maps
+    ``nnx.Sequential``'s ``layers.0`` and a nested one's ``stem.layers.1`` to PyTorch's ``0``
+    and ``stem.1``. Strict by default: an
     unmatched key on either side, or a shape mismatch, is a ValueError naming them, and
     nothing is written; ``strict=False`` loads the keys that match and leaves the rest.
+
+    Given the ``torch.nn.Module`` itself (or a ``lucid`` one) instead of its state_dict, the
+    settings a state_dict does not carry are compared first: each normalisation layer's
+    ``eps``, ``momentum`` (converted by :func:`lucid_jax.interop.flax_momentum`), ``affine``
+    (``use_scale``/``use_bias``), ``track_running_stats`` and ``num_groups`` against the Flax
+    layer at the same path. A difference is a ValueError naming the layer, both values and
+    the constructor argument that fixes it, unless ``check_hyperparameters=False``.
 
     >>> import torch
     >>> from flax import nnx
@@ -302,14 +417,17 @@ def torch_to_nnx(state_dict, model, *, rename: Rename = None, strict: bool = Tru
     """
     import jax.numpy as jnp
 
+    state_dict, torch_modules = _torch_source(state_dict, check_hyperparameters)
     layers = _nnx_layers(model)
     entries, counters = _entries(layers, False, rename, nnx_path)
+    if torch_modules is not None:
+        _check_hyperparameters(torch_modules, _nnx_norms(model, rename))
     values = _convert_in(entries, counters, state_dict, strict)
     owners = {parts: module for parts, module, _ in layers}
     converted = [(getattr(owners[e.flax_path[:-1]], e.flax_path[-1]),
                   jnp.asarray(value, e.dtype)) for e, value in values.items()]
     for variable, value in converted:  # everything checked and converted: now write
-        variable[...] = value
+        assign(variable, value)
     return model
 
 
@@ -343,9 +461,10 @@ def _flatten(tree, path=()) -> dict:
     return out
 
 
-def _linen_layers(model, inputs, kwargs) -> list:
+def _linen_layers(model, inputs, kwargs) -> tuple[list, dict]:
     """``(module path, module, {name: (shape, dtype, (collection, *path, name))})`` of every
-    Linen layer holding ``params``/``batch_stats``, from a shape-only trace of ``model.init``."""
+    Linen layer holding ``params``/``batch_stats``, and every module called (by path), from a
+    shape-only trace of ``model.init``."""
     import jax
     from flax import linen as nn
 
@@ -366,26 +485,31 @@ def _linen_layers(model, inputs, kwargs) -> list:
         for path, leaf in _flatten(shapes.get(collection, {})).items():
             layers.setdefault(path[:-1], {})[path[-1]] = (
                 tuple(leaf.shape), leaf.dtype, (collection, *path))
-    return [(parts, modules.get(parts), held) for parts, held in layers.items()]
+    return [(parts, modules.get(parts), held) for parts, held in layers.items()], modules
 
 
 def torch_to_linen(state_dict, model, *inputs, rename: Rename = None, strict: bool = True,
-                   **kwargs) -> dict:
+                   check_hyperparameters: bool = True, **kwargs) -> dict:
     """Linen variables ``{'params': ..., 'batch_stats': ...}`` for ``model`` from a PyTorch
-    ``state_dict``.
+    ``state_dict`` (or a ``torch.nn.Module``'s).
 
     ``inputs`` (arrays or :class:`jax.ShapeDtypeStruct`) and ``kwargs`` are what
     ``model.init`` takes after the random key: the model is traced once, shapes only, to find
     each layer's type (a ``Conv`` and a ``ConvTranspose`` kernel cannot be told apart by
     shape). Keys map by module path, Linen's list names ``down_0`` being PyTorch's ``down.0``:
-    ``down.0.conv.weight`` is ``params['down_0']['conv']['kernel']``. ``rename`` and ``strict``
-    as in :func:`torch_to_nnx`; with ``strict=False`` only the converted variables are
-    returned.
+    ``down.0.conv.weight`` is ``params['down_0']['conv']['kernel']``. ``rename``, ``strict``
+    and ``check_hyperparameters`` (given a module) as in :func:`torch_to_nnx`; with
+    ``strict=False`` only the converted variables are returned.
     """
     import jax.numpy as jnp
 
-    entries, counters = _entries(_linen_layers(model, inputs, kwargs), True, rename,
-                                 _linen_display)
+    state_dict, torch_modules = _torch_source(state_dict, check_hyperparameters)
+    layers, modules = _linen_layers(model, inputs, kwargs)
+    entries, counters = _entries(layers, True, rename, _linen_display)
+    if torch_modules is not None:
+        _check_hyperparameters(torch_modules, [(_torch_path(parts, True, rename), module)
+                                               for parts, module in modules.items()
+                                               if hasattr(module, "epsilon")])
     values = _convert_in(entries, counters, state_dict, strict)
     variables: dict = {}
     for entry, value in values.items():
@@ -406,7 +530,7 @@ def linen_to_torch(variables, model, *inputs, rename: Rename = None,
     The variables must hold exactly what ``model.init`` creates in ``params`` and
     ``batch_stats``, with the same shapes.
     """
-    entries, counters = _entries(_linen_layers(model, inputs, kwargs), True, rename,
+    entries, counters = _entries(_linen_layers(model, inputs, kwargs)[0], True, rename,
                                  _linen_display)
     if not isinstance(variables, Mapping):
         raise ValueError(f"expected Linen variables (a dict of collections), got "

@@ -60,8 +60,10 @@ class InstanceNorm(nn.Module):
     ``feature_axes`` covering every non-batch axis) or a single element normalises to 0, so
     the output is ``bias``, and it leaves the running statistics unchanged; a ``mask`` may
     be a float array (nonzero is valid). An instance the mask leaves empty also gives
-    ``bias`` (Flax's gives NaN). One deliberate difference: the ``mask`` must have the
-    input's rank (size-1 axes broadcast), so it cannot align with the wrong axes.
+    ``bias`` (Flax's gives NaN). One deliberate difference: a lower-rank ``mask`` is
+    read NumPy's way (trailing axes) only where no other reading fits; one that also fits as a
+    mask without the channel axes (``(N, H, W)`` on ``(N, H, W, C)`` with N == C) is refused
+    with the fix, ``mask[..., None]``, instead of silently aligning with the wrong axes.
 
     ``dtype`` and ``param_dtype`` mean what they mean in Flax (result dtype, parameter
     dtype), and the output dtype is Flax's. The statistics are always taken in at least

@@ -19,6 +19,7 @@ from flax.typing import Axes, Dtype, Initializer
 from jax.nn import initializers
 
 from lucid_jax import _flax_common
+from lucid_jax._compat import assign
 from lucid_jax._nnx_style import AdaIN, ConditionalInstanceNorm
 
 
@@ -48,8 +49,10 @@ class InstanceNorm(nnx.Module):
     ``feature_axes`` covering every non-batch axis) or a single element normalises to 0, so
     the output is ``bias``, and it leaves the running statistics unchanged; a ``mask`` may
     be a float array (nonzero is valid). An instance the mask leaves empty also gives
-    ``bias`` (Flax's gives NaN). One deliberate difference: the ``mask`` must have the
-    input's rank (size-1 axes broadcast), so it cannot align with the wrong axes.
+    ``bias`` (Flax's gives NaN). One deliberate difference: a lower-rank ``mask`` is
+    read NumPy's way (trailing axes) only where no other reading fits; one that also fits as a
+    mask without the channel axes (``(N, H, W)`` on ``(N, H, W, C)`` with N == C) is refused
+    with the fix, ``mask[..., None]``, instead of silently aligning with the wrong axes.
     ``momentum`` below 0.5 warns at construction.
 
     ``dtype``, ``param_dtype`` and ``promote_dtype`` (the default included) mean what they
@@ -160,7 +163,8 @@ class InstanceNorm(nnx.Module):
             momentum=self.momentum, epsilon=self.epsilon, out_dtype=out_dtype, axes=axes,
             mask=mask, axis_name=self.axis_name, batch_axis_name=self.batch_axis_name)
         if new_stats is not None:
-            self.mean[...], self.var[...] = new_stats
+            assign(self.mean, new_stats[0])
+            assign(self.var, new_stats[1])
         return y
 
 

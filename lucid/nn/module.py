@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lucid._autograd import _as_array
+from lucid._autograd import owned_array
 from lucid._tensor import Tensor, check_dtype, resolve_device
 
 
@@ -103,7 +103,7 @@ class _Uninitialized:
 
     def materialize(self, array: Any) -> None:
         """Hold ``array`` (cast to this dtype) and become a ``cls_to_become``, in place."""
-        self._data = jnp.asarray(array, self.dtype)
+        self._data = owned_array(array, self.dtype)
         self.__class__ = self.cls_to_become
 
     def __repr__(self) -> str:
@@ -489,7 +489,7 @@ class Module:
                 if isinstance(target, _Uninitialized):
                     continue  # lazy into lazy: both stay uninitialised, as in PyTorch
                 raise RuntimeError(_LOAD_UNINITIALIZED)
-            value = jnp.asarray(_as_array(state_dict[key]))
+            value = owned_array(state_dict[key])
             if value.shape != target.shape:
                 errors.append(
                     f"size mismatch for {key}: copying a param with shape {value.shape} from "

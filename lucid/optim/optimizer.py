@@ -12,9 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 import jax.numpy as jnp
-import numpy as np
 
-from lucid._autograd import _as_array
+from lucid._autograd import _as_array, owned_array
 from lucid._grad_mode import enable_grad, no_grad
 from lucid._tensor import Tensor
 
@@ -147,7 +146,7 @@ class Optimizer:
         for i, entry in state_dict["state"].items():
             param = params[i]
             state[param] = {
-                name: Tensor._wrap(jnp.asarray(np.asarray(_as_array(value)),
+                name: Tensor._wrap(owned_array(value,
                                                jnp.float32 if name == "step" else param.dtype))
                 for name, value in entry.items() if value is not None}
         self.param_groups = [{**{k: v for k, v in s.items() if k != "params"},

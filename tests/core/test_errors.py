@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import oracle
 import pytest
 
 import lucid_jax
@@ -116,19 +117,53 @@ def test_bad_eps(eps):
         lucid_jax.instance_norm(X, eps=eps)
 
 
-def test_mask_of_lower_rank_is_refused_with_the_fix():
-    x = jnp.ones((4, 4, 5, 5))  # N == C: NumPy's trailing alignment would be silently wrong
-    with pytest.raises(ValueError, match=r"mask of shape \(4, 5, 5\) has rank 3, but the input of "
-                                         r"shape \(4, 4, 5, 5\) has rank 4: .*use mask\[:, None\]"):
+def test_ambiguous_lower_rank_mask_is_refused_with_both_fixes():
+    """N == C: an (N, H, W) mask fits NumPy's trailing reading (C, H, W) and the batch-first
+    one (N, 1, H, W); which was meant cannot be told, so it is refused."""
+    x = jnp.ones((4, 4, 5, 5))
+    with pytest.raises(ValueError, match=r"mask of shape \(4, 5, 5\) is ambiguous on the input of "
+                                         r"shape \(4, 4, 5, 5\): NumPy aligns its trailing axes, "
+                                         r"reading it as \(1, 4, 5, 5\), but it also fits as a "
+                                         r"mask without the channel axes, \(4, 1, 5, 5\)\. .*"
+                                         r"mask\[:, None\] for the mask without the channel axes, "
+                                         r"mask\.reshape\(\(1, 4, 5, 5\)\) for NumPy's reading"):
         lucid_jax.instance_norm(x, mask=jnp.ones((4, 5, 5), bool))
-    with pytest.raises(ValueError, match=r"has rank 3.*use mask\[\.\.\., None\]"):
-        lucid_jax.instance_norm(jnp.ones((4, 5, 5, 4)), mask=jnp.ones((4, 5, 5), bool),
+    with pytest.raises(ValueError, match=r"\(4, 4, 4\) is ambiguous.*mask\[\.\.\., None\]"):
+        lucid_jax.instance_norm(jnp.ones((4, 4, 4, 4)), mask=jnp.ones((4, 4, 4), bool),
                                 channel_axis=-1)
-    with pytest.raises(ValueError, match=r"has rank 2.*use jnp\.expand_dims\(mask, \(1, 2\)\)"):
-        lucid_jax.instance_norm(x, mask=jnp.ones((4, 5), bool), channel_axis=(1, 2))
-    with pytest.raises(ValueError, match=r"mask of shape \(5,\) has rank 1.*give it size-1 axes "
-                                         r"where it broadcasts, e.g. shape \(4, 1, 5, 5\)"):
-        lucid_jax.instance_norm(x, mask=jnp.ones(5, bool))
+    with pytest.raises(ValueError, match=r"\(4, 4\) is ambiguous.*mask\[\.\.\., None\]"):
+        lucid_jax.instance_norm(jnp.ones((4, 4, 4)), mask=jnp.ones((4, 4), bool), channel_axis=-1)
+
+
+def test_mask_without_the_channel_axes_that_numpy_cannot_broadcast_gets_the_fix():
+    with pytest.raises(ValueError, match=r"mask of shape \(2, 5, 5\) cannot be broadcast to the "
+                                         r"input's shape \(2, 3, 5, 5\); it looks like a mask "
+                                         r"without the channel axes: use mask\[:, None\]"):
+        lucid_jax.instance_norm(jnp.ones((2, 3, 5, 5)), mask=jnp.ones((2, 5, 5), bool))
+    with pytest.raises(ValueError, match=r"cannot be broadcast.*use mask\[\.\.\., None\]"):
+        lucid_jax.instance_norm(jnp.ones((2, 5, 5, 3)), mask=jnp.ones((2, 5, 5), bool),
+                                channel_axis=-1)
+    with pytest.raises(ValueError, match=r"cannot be broadcast.*"
+                                         r"use jnp\.expand_dims\(mask, \(1, 2\)\)"):
+        lucid_jax.instance_norm(jnp.ones((4, 4, 5, 5)), mask=jnp.ones((4, 5), bool),
+                                channel_axis=(1, 2))
+
+
+@pytest.mark.parametrize("x_shape, mask_shape, channel_axis", [
+    ((4, 4, 5, 5), (5, 5), 1),        # (H, W) on NCHW
+    ((4, 4, 5, 5), (5,), 1),          # (W,) on NCHW
+    ((3, 7, 4), (7, 4), -1),          # (L, C) on (N, L, C)
+    ((3, 7, 4), (4,), -1),            # (C,) on (N, L, C)
+    ((2, 3, 5, 5), (3, 5, 5), 1),     # N != C: only NumPy's reading fits
+])
+def test_lower_rank_mask_with_one_reading_is_numpys(x_shape, mask_shape, channel_axis):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=x_shape).astype(np.float32)
+    mask = rng.random(mask_shape) < 0.7
+    mask.flat[0] = True
+    full = np.broadcast_to(mask, x_shape)
+    oracle.assert_close(lucid_jax.instance_norm(x, mask=mask, channel_axis=channel_axis),
+                        oracle.instance_norm(x, mask=full, channel_axis=channel_axis))
 
 
 def test_mask_errors():
