@@ -171,11 +171,18 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
 
     @grad.setter
     def grad(self, value: Any) -> None:
-        if value is None or (isinstance(value, Tensor) and value._node is None):
-            self._grad = value
-        else:
-            self._grad = Tensor._wrap(value._data if isinstance(value, Tensor)
-                                      else owned_array(value))
+        if value is not None and not (isinstance(value, Tensor) and value._node is None):
+            value = Tensor._wrap(value._data if isinstance(value, Tensor) else owned_array(value))
+        if value is not None and value.shape != self.shape:
+            raise RuntimeError(f"attempting to assign a gradient of size '{list(value.shape)}' "
+                               f"to a tensor of size '{list(self.shape)}'. Please ensure that "
+                               "the gradient and the tensor are the same size")
+        if value is not None and value.dtype != self.dtype:
+            raise RuntimeError(f"attempting to assign a gradient with dtype "
+                               f"'{_torch_name(value.dtype)}' to a tensor with grad_dtype "
+                               f"'{_torch_name(self.dtype)}'. The gradient must match the "
+                               "tensor's grad_dtype (defaults to the tensor's dtype).")
+        self._grad = value
 
     @property
     def is_leaf(self) -> bool:

@@ -136,6 +136,19 @@ def test_data_assignment_and_grad_assignment_accept_arrays():
     assert p.tolist() == [5.0, 6.0] and p.requires_grad
 
 
+@pytest.mark.parametrize("bad", [np.zeros(3, np.float32), np.zeros(2, np.int32)],
+                         ids=["size", "dtype"])
+def test_assigning_a_mismatched_grad_raises_torchs_error_and_keeps_the_old_one(bad):
+    p, tp = lucid.nn.Parameter(lucid.ones(2)), torch.nn.Parameter(torch.ones(2))
+    p.grad, tp.grad = lucid.ones(2), torch.ones(2)
+    with pytest.raises(RuntimeError) as theirs:
+        tp.grad = torch.tensor(bad)
+    prefix = str(theirs.value).split(" to a tensor")[0].replace("'int'", "'Int'")
+    with pytest.raises(RuntimeError, match=prefix.replace("[", r"\[").replace("]", r"\]")):
+        p.grad = bad
+    assert p.grad.tolist() == [1.0, 1.0]
+
+
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, float("inf")])
 @pytest.mark.parametrize("max_norm", [0.5, 1e4])
 def test_clip_grad_norm_matches_torch(rng, norm_type, max_norm):
