@@ -7,6 +7,8 @@ its parents' nodes. Leaves that require grad own an accumulate-node (PyTorch's
 their leaf), so an in-place operation that rebinds a tensor to a new node leaves earlier graphs
 reaching the old one. The pullbacks hold JAX arrays, which are immutable: changing a tensor in
 place after it was used can never corrupt a gradient already recorded (no version check needed).
+``backward`` frees the pullbacks that saved arrays (PyTorch's saved tensors) unless asked to
+retain the graph; reaching a freed one raises PyTorch's error.
 Kernels are cached by (operation, which inputs need a gradient), so repeated eager calls with the
 same shapes and settings never retrace.
 """

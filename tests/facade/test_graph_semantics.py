@@ -44,6 +44,25 @@ def test_second_backward_raises_torchs_error_and_retain_graph_accumulates(rng):
         np.testing.assert_array_equal(p.grad.numpy(), before)
 
 
+@pytest.mark.parametrize(("loss", "raises"), [
+    (lambda x: (x * 2).sum(), True), (lambda x: (x * x).sum(), True),
+    (lambda x: (x + 1).sum(), False), (lambda x: x.reshape(3, 1).sum(), False)],
+    ids=["mul_scalar", "mul", "add", "reshape"])
+def test_only_graphs_that_saved_values_refuse_a_second_backward_as_torchs(loss, raises):
+    grads = []
+    for lib in (lucid, torch):
+        x = lib.ones(3, requires_grad=True)
+        y = loss(x)
+        y.backward()
+        if raises:
+            with pytest.raises(RuntimeError, match=FREED):
+                y.backward()
+        else:
+            y.backward()                           # nothing saved, nothing freed: accumulates
+        grads.append(x.grad.tolist())
+    assert grads[0] == grads[1]
+
+
 def test_a_shared_subgraph_freed_by_one_backward_refuses_the_next(rng):
     (x, tx) = pair(rng, 4)
     for leaf in (x, tx):
