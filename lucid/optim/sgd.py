@@ -65,7 +65,8 @@ class SGD(Optimizer):
 
     def _update(self, group, params, grads, states):
         has_momentum = group["momentum"] != 0
-        buffers = [s["momentum_buffer"] if "momentum_buffer" in s else zeros_like(p)
+        buffers = [s["momentum_buffer"] if "momentum_buffer" in s
+                   else zeros_like(p) if has_momentum else None
                    for p, s in zip(params, states, strict=True)]
         started = [np.asarray("momentum_buffer" in s) for s in states]
         step = _sgd_step(bool(group["nesterov"]), bool(group["maximize"]), has_momentum,

@@ -22,6 +22,7 @@ def _listener(event: str, duration: float, **kwargs: object) -> None:
 jax.monitoring.register_event_duration_secs_listener(_listener)  # a no-op outside a window
 
 OPTIMISERS = {
+    "sgd": lambda p: lucid.optim.SGD(p, lr=0.01),
     "sgd_momentum": lambda p: lucid.optim.SGD(p, lr=0.01, momentum=0.9),
     "sgd_dampening_wd": lambda p: lucid.optim.SGD(p, lr=0.01, momentum=0.9, dampening=0.1,
                                                   weight_decay=1e-4),
