@@ -51,14 +51,14 @@ def facade_overhead(shape: tuple[int, ...] = (2, 8, 16, 16), rounds: int = 50,
     norm = nn.InstanceNorm2d(shape[1], affine=affine)
     x = lucid.randn(*shape)
     core = jax.jit(lucid_jax.instance_norm)
-    weight = None if norm.weight is None else norm.weight.data
-    bias = None if norm.bias is None else norm.bias.data
+    weight = None if norm.weight is None else jnp.asarray(norm.weight)
+    bias = None if norm.bias is None else jnp.asarray(norm.bias)
 
     def facade_call():
-        norm(x).data.block_until_ready()
+        jnp.asarray(norm(x)).block_until_ready()
 
     def core_call():
-        core(x.data, None, None, weight, bias).block_until_ready()
+        core(jnp.asarray(x), None, None, weight, bias).block_until_ready()
 
     facade_call(), core_call()  # compile
     facade, jitted = [], []
@@ -95,7 +95,7 @@ def _setup(backend: str):
 
 def _functional_step(example, lucid_model, images, labels):
     """The same step as one jitted function of (params, momentum buffers, data)."""
-    params = {k: v.data for k, v in lucid_model.state_dict().items()
+    params = {k: jnp.asarray(v) for k, v in lucid_model.state_dict().items()
               if "running" not in k and "num_batches" not in k}
 
     def forward(p, x):

@@ -8,9 +8,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from lucid.optim._transforms import adam_chain
-from lucid.optim.optimizer import Optimizer
+from lucid.optim.optimizer import Optimizer, zeros_like
 
 
 @functools.cache
@@ -22,13 +23,12 @@ def _adam_step(decoupled: bool, amsgrad: bool, maximize: bool) -> Callable:
         adam_index = 0 if decoupled else 1
         new_params, new_states = [], []
         for p, g, s in zip(params, grads, states, strict=True):
-            state = list(chain.init(p))  # missing state (the first step) stays at init
-            if s:
-                moments = dict(count=s["step"].astype(jnp.int32), mu=s["exp_avg"],
-                               nu=s["exp_avg_sq"])
-                if amsgrad:
-                    moments["nu_max"] = s["max_exp_avg_sq"]
-                state[adam_index] = state[adam_index]._replace(**moments)
+            state = list(chain.init(p))
+            moments = dict(count=s["step"].astype(jnp.int32), mu=s["exp_avg"],
+                           nu=s["exp_avg_sq"])
+            if amsgrad:
+                moments["nu_max"] = s["max_exp_avg_sq"]
+            state[adam_index] = state[adam_index]._replace(**moments)
             update, state = chain.update(-g if maximize else g, tuple(state), p)
             adam = state[adam_index]
             new = dict(step=adam.count.astype(jnp.float32), exp_avg=adam.mu,
@@ -77,7 +77,12 @@ class Adam(Optimizer):
 
     def _update(self, group, params, grads, states):
         b1, b2 = group["betas"]
-        step = _adam_step(self._decoupled, bool(group["amsgrad"]), bool(group["maximize"]))
+        amsgrad = bool(group["amsgrad"])
+        names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg",
+                                                                             "exp_avg_sq")
+        states = [s or {"step": np.zeros((), np.float32), **{n: zeros_like(p) for n in names}}
+                  for p, s in zip(params, states, strict=True)]  # the first step: zeros
+        step = _adam_step(self._decoupled, amsgrad, bool(group["maximize"]))
         return step(params, grads, states, float(group["lr"]), float(b1), float(b2),
                     float(group["eps"]), float(group["weight_decay"]))
 

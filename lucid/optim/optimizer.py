@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax.numpy as jnp
+import numpy as np
 
 from lucid._autograd import _as_array, owned_array
 from lucid._grad_mode import enable_grad, no_grad
@@ -21,6 +22,12 @@ from lucid._tensor import Tensor
 def _type_name(value: Any) -> str:
     kind = type(value)
     return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+
+
+def zeros_like(array: Any) -> np.ndarray:
+    """Host zeros for state a parameter has not got yet: the first step then runs the same
+    compiled update as every later one (zeros give PyTorch's first buffers and moments)."""
+    return np.zeros(array.shape, array.dtype)
 
 
 class Optimizer:
@@ -75,7 +82,7 @@ class Optimizer:
                 if set_to_none or param.grad is None:
                     param.grad = None
                 else:
-                    param.grad = jnp.zeros_like(param.grad)
+                    param.grad.zero_()
 
     def _update(self, group: dict[str, Any], params: list, grads: list,
                 states: list[dict[str, Any]]) -> tuple[list, list[dict[str, Any]]]:

@@ -7,25 +7,24 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
-import jax.numpy as jnp
+import numpy as np
 
 from lucid.optim._transforms import sgd_chain
-from lucid.optim.optimizer import Optimizer
+from lucid.optim.optimizer import Optimizer, zeros_like
 
 
 @functools.cache
 def _sgd_step(nesterov: bool, maximize: bool, has_momentum: bool, dampened: bool) -> Callable:
     """One jitted update of a group's parameters; hyperparameters are traced scalars."""
     @jax.jit
-    def step(params, grads, buffers, lr, momentum, dampening, weight_decay):
+    def step(params, grads, buffers, started, lr, momentum, dampening, weight_decay):
         chain = sgd_chain(momentum, dampening, weight_decay, nesterov, has_momentum, dampened)
         new_params, new_buffers = [], []
-        for p, g, buffer in zip(params, grads, buffers, strict=True):
-            state = chain.init(p)  # a missing buffer (None: the first step) stays at init
-            if has_momentum and buffer is not None:
+        for p, g, buffer, begun in zip(params, grads, buffers, started, strict=True):
+            state = chain.init(p)
+            if has_momentum:  # before the first step: a zero buffer, not started
                 inner = state[1]._replace(trace=buffer)
-                state = (state[0], inner._replace(started=jnp.asarray(True)) if dampened
-                         else inner)
+                state = (state[0], inner._replace(started=begun) if dampened else inner)
             update, state = chain.update(-g if maximize else g, state, p)
             new_params.append((p - lr * update).astype(p.dtype))
             new_buffers.append(state[1].trace if has_momentum else None)
@@ -66,10 +65,13 @@ class SGD(Optimizer):
 
     def _update(self, group, params, grads, states):
         has_momentum = group["momentum"] != 0
-        buffers = [s.get("momentum_buffer") for s in states]
+        buffers = [s["momentum_buffer"] if "momentum_buffer" in s
+                   else zeros_like(p) if has_momentum else None
+                   for p, s in zip(params, states, strict=True)]
+        started = [np.asarray("momentum_buffer" in s) for s in states]
         step = _sgd_step(bool(group["nesterov"]), bool(group["maximize"]), has_momentum,
                          group["dampening"] != 0)
-        new_params, new_buffers = step(params, grads, buffers, float(group["lr"]),
+        new_params, new_buffers = step(params, grads, buffers, started, float(group["lr"]),
                                        float(group["momentum"]), float(group["dampening"]),
                                        float(group["weight_decay"]))
         new_states = [{"momentum_buffer": b} if has_momentum else {} for b in new_buffers]
