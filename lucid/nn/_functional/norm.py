@@ -66,7 +66,7 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
     >>> import lucid
     >>> import lucid.nn.functional as F
     >>> mean, var = lucid.zeros(2), lucid.ones(2)
-    >>> y = F.batch_norm(lucid.randn(8, 2) * 3 + 5, mean, var, training=True)
+    >>> y = F.batch_norm(lucid.randn(64, 2) * 3 + 5, mean, var, training=True)
     >>> bool(abs(y.mean(dim=0)).max() < 1e-5), bool((mean.numpy() > 0.3).all())
     (True, True)
     """
