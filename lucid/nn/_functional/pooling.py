@@ -64,10 +64,19 @@ def _windows(input: Any, kernel_size: Any, stride: Any, padding: Any, dilation: 
 
 @functools.cache
 def _max_pool_kernel(kernel: tuple, stride: tuple, pads: tuple, dilation: tuple) -> Callable:
+    """One ``reduce_window``; with dilation (whose VJP JAX lacks) the max of strided slices."""
     def pool(x):
         lead = x.ndim - 2
+        if dilation != (1, 1):
+            padded = jnp.pad(x, ((0, 0),) * lead + pads, constant_values=-jnp.inf)
+            spans = [(padded.shape[lead + a] - dilation[a] * (kernel[a] - 1) - 1)
+                     // stride[a] * stride[a] + 1 for a in (0, 1)]
+            return jnp.max(jnp.stack([
+                padded[..., i * dilation[0]:i * dilation[0] + spans[0]:stride[0],
+                       j * dilation[1]:j * dilation[1] + spans[1]:stride[1]]
+                for i in range(kernel[0]) for j in range(kernel[1])]), axis=0), None
         return jax.lax.reduce_window(
-            x, jnp.array(-jnp.inf, x.dtype), jax.lax.max, (1,) * lead + kernel,
+            x, -jnp.inf, jax.lax.max, (1,) * lead + kernel,
             (1,) * lead + stride, ((0, 0),) * lead + pads,
             window_dilation=(1,) * lead + dilation), None
     return pool
@@ -102,7 +111,7 @@ def _avg_pool_kernel(kernel: tuple, stride: tuple, pads: tuple, padding: tuple,
                                    window_dimensions=(1,) * lead + kernel,
                                    window_strides=(1,) * lead + stride,
                                    padding=((0, 0),) * lead + pads)
-        total = window(x, jnp.array(0, x.dtype))
+        total = window(x, 0.0)
         if divisor_override is not None:
             return total / divisor_override, None
         # PyTorch divides by the window's part inside the (padded, if counted) input
@@ -112,7 +121,7 @@ def _avg_pool_kernel(kernel: tuple, stride: tuple, pads: tuple, padding: tuple,
             extra = tuple((p - q, r - q) for (p, r), (q, _) in zip(pads, padding, strict=True))
         else:
             extra = pads
-        count = jax.lax.reduce_window(inside, jnp.array(0, x.dtype), jax.lax.add, kernel,
+        count = jax.lax.reduce_window(inside, 0.0, jax.lax.add, kernel,
                                       stride, extra)
         return total / count, None
     return pool

@@ -103,18 +103,26 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
     sizes = tuple(input.shape[2:])
     if size is not None:
         out = tuple(size) if isinstance(size, tuple | list) else (size,) * spatial
+        _same_rank(sizes, out, "output", "output size of", "o")
         out = tuple(int(o) for o in out)
         scales = tuple(n / o for n, o in zip(sizes, out, strict=True))
     else:
         factors = (tuple(scale_factor) if isinstance(scale_factor, tuple | list)
                    else (scale_factor,) * spatial)
+        _same_rank(sizes, factors, "scale_factor", "scale_factor of shape", "s")
         out = tuple(math.floor(n * float(f)) for n, f in zip(sizes, factors, strict=True))
         scales = tuple(n / o if recompute_scale_factor else 1 / float(f)
                        for n, o, f in zip(sizes, out, factors, strict=True))
-    if len(out) != spatial:
-        raise ValueError(f"Input and output must have the same number of spatial dimensions, "
-                         f"but got input with spatial dimensions of {list(sizes)} and output "
-                         f"size of {list(out)}. Please provide input tensor in (N, C, d1, "
-                         "d2, ...,dK) format and output size in (o1, o2, ...,oK) format.")
     kernel = _interpolate_kernel(sizes, out, scales, mode, bool(align_corners))
     return apply(kernel, input)[0]
+
+
+def _same_rank(sizes: tuple, given: tuple, what: str, described: str, letter: str) -> None:
+    """PyTorch's error for a ``size`` or ``scale_factor`` of the wrong length."""
+    if len(given) != len(sizes):
+        name = "output size" if what == "output" else what
+        raise ValueError(f"Input and {what} must have the same number of spatial dimensions, "
+                         f"but got input with spatial dimensions of {list(sizes)} and "
+                         f"{described} {tuple(given)}. Please provide input tensor in (N, C, "
+                         f"d1, d2, ...,dK) format and {name} in ({letter}1, {letter}2, ...,"
+                         f"{letter}K) format.")
