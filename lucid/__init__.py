@@ -49,6 +49,7 @@ from lucid._functions import (
     maximum,
     mean,
     minimum,
+    relu,
     sigmoid,
     sum,
     tanh,
@@ -72,7 +73,7 @@ __all__ = [
     "Tensor", "tensor", "from_numpy", "randn", "rand", "zeros", "ones", "arange", "zeros_like",
     "ones_like", "randn_like", "cat", "stack", "manual_seed", "nn", "optim",
     "save", "load", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "enable_compilation_cache", "device", "tanh", "sigmoid", "exp", "log", "abs", "mean", "sum",
-    "clamp", "where", "flatten", "allclose", "maximum", "minimum", "matmul",
+    "enable_compilation_cache", "device", "relu", "tanh", "sigmoid", "exp", "log", "abs", "mean",
+    "sum", "clamp", "where", "flatten", "allclose", "maximum", "minimum", "matmul",
     "float16", "bfloat16", "float32", "float64", "int32", "int64", "bool_", "__version__",
 ]

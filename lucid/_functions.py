@@ -26,6 +26,11 @@ def tanh(input: Any) -> Tensor:
     return _tensor(input).tanh()
 
 
+def relu(input: Any) -> Tensor:
+    """``max(input, 0)``, elementwise."""
+    return _tensor(input).relu()
+
+
 def sigmoid(input: Any) -> Tensor:
     """``1 / (1 + exp(-input))``, elementwise."""
     return _tensor(input).sigmoid()

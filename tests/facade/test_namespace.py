@@ -30,6 +30,7 @@ def check(fn, arrays, rng, rtol=1e-6, atol=1e-6):
 FUNCTIONS = {
     "tanh": lambda T, x: T.tanh(x),
     "sigmoid": lambda T, x: T.sigmoid(x),
+    "relu": lambda T, x: T.relu(x),
     "exp": lambda T, x: T.exp(x),
     "log": lambda T, x: T.log(T.abs(x) + 0.5),
     "mean": lambda T, x: T.mean(x, dim=1, keepdim=True),
