@@ -4,7 +4,10 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test bench notebooks docs clean
+FLOOR  := .venv-floor
+FLOOR_PY := $(FLOOR)/bin/python
+
+.PHONY: demo test test-floor bench notebooks docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +21,19 @@ test: $(PY)
 	$(PY) -m pip install --quiet -e ".[test]"
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n 2 --dist loadfile
+
+# The same suites (slow tests aside) on the declared lower bounds (tests/floor/constraints.txt:
+# jax 0.5.2, flax 0.10.4, ...), then the Colab path there: the wheel installed by the notebooks'
+# install cell into an environment holding the floor, which it must not change.
+$(FLOOR_PY):
+	$(PYTHON) -m venv $(FLOOR)
+	$(FLOOR_PY) -m pip install --quiet --upgrade pip
+
+test-floor: $(FLOOR_PY)
+	$(FLOOR_PY) -m pip install --quiet -c tests/floor/constraints.txt -e ".[test]"
+	$(FLOOR_PY) -m pytest -n 2 --dist loadfile -m "not slow" tests/core tests/flax tests/facade \
+		tests/multidevice tests/test_floor.py lucid_jax lucid
+	$(FLOOR_PY) -m pytest tests/test_wheel.py
 
 bench: $(PY)
 	$(PY) -m pip install --quiet -e ".[test]"
@@ -34,4 +50,4 @@ docs: $(PY)
 	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build dist docs/_build *.egg-info
+	rm -rf $(VENV) $(FLOOR) .pytest_cache .hypothesis build dist docs/_build *.egg-info

@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lucid_jax._compat import axis_size
+
 AxisName = str | tuple[str, ...] | None
 
 
@@ -196,7 +198,7 @@ def check_axis_name(axis_name: AxisName, argument: str = "axis_name") -> None:
     names = axis_name if isinstance(axis_name, tuple) else (axis_name,)
     for name in names:
         try:
-            jax.lax.axis_size(name)
+            axis_size(name)
         except NameError:
             raise ValueError(
                 f"{argument}={name!r} is not bound here: call inside jax.shard_map "

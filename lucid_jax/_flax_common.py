@@ -33,8 +33,11 @@ import jax
 import jax.numpy as jnp
 from flax.linen import dtypes
 
+from lucid_jax._compat import require_flax
 from lucid_jax._functional import instance_norm, update_running_stats
 from lucid_jax.interop import torch_momentum
+
+require_flax()  # both Flax modules import this one: an ImportError below the floor
 
 
 def feature_axes(ndim: int, axes: Any) -> tuple[int, ...]:

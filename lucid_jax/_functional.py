@@ -18,6 +18,7 @@ import jax.numpy as jnp
 
 from lucid_jax import _checks
 from lucid_jax._checks import AxisName
+from lucid_jax._compat import axis_size
 from lucid_jax._stats import affine, compute_dtype, moments, normalize
 
 ChannelAxis = int | Sequence[int]
@@ -66,7 +67,7 @@ def _squeeze(stat: jax.Array, reduce_axes: tuple[int, ...]) -> jax.Array:
 def _check_input_stats(x, channels, axis_name, edge_cases="torch"):
     """Checks for statistics taken from the input (possibly split across ``axis_name``)."""
     _checks.check_axis_name(axis_name)
-    shards = 1 if axis_name is None else jax.lax.axis_size(axis_name)
+    shards = 1 if axis_name is None else axis_size(axis_name)
     if edge_cases == "torch":
         _checks.check_reduced_size(x, channels, shards)
 

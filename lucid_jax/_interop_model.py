@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from lucid_jax._compat import assign, iter_modules
 from lucid_jax._interop_common import (
     COUNTER,
     NORM_FLAX,
@@ -266,7 +267,7 @@ def _nnx_layers(model):
     if not isinstance(model, nnx.Module):
         raise ValueError(f"expected an NNX model (flax.nnx.Module), got {type(model).__name__}")
     layers = []
-    for parts, module in nnx.iter_modules(model):
+    for parts, module in iter_modules(model):
         held = {name: v for name, v in vars(module).items()
                 if isinstance(v, nnx.Param | nnx.BatchStat)}
         if held:
@@ -309,7 +310,7 @@ def torch_to_nnx(state_dict, model, *, rename: Rename = None, strict: bool = Tru
     converted = [(getattr(owners[e.flax_path[:-1]], e.flax_path[-1]),
                   jnp.asarray(value, e.dtype)) for e, value in values.items()]
     for variable, value in converted:  # everything checked and converted: now write
-        variable[...] = value
+        assign(variable, value)
     return model
 
 

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lucid_jax._checks import AxisName
+from lucid_jax._compat import axis_size, explicit_partition
 
 
 def compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
@@ -73,7 +74,7 @@ def _leading_mean(x: jax.Array, reduce_axes: tuple[int, ...]) -> jax.Array:
 def _sharded(x: jax.Array, reduce_axes: tuple[int, ...]) -> bool:
     """Whether a reduced axis is split by an explicit sharding (which refuses the slice that
     :func:`_leading_mean` takes)."""
-    spec = jax.typeof(x).sharding.spec
+    spec = explicit_partition(x)
     return any(spec[a] is not None for a in reduce_axes if a < len(spec))
 
 
@@ -143,7 +144,7 @@ def moments(x: jax.Array, reduce_axes: tuple[int, ...], mask: jax.Array | None =
     # Masked or split across devices: pass 1 gives the mean to working precision, the shift.
     # Both passes divide before they sum, so no sum of finite values overflows.
     size = int(np.prod([x.shape[a] for a in reduce_axes]))
-    size *= 1 if axis_name is None else jax.lax.axis_size(axis_name)
+    size *= 1 if axis_name is None else axis_size(axis_name)
     if mask is None:
         total, = _sums((x * (1 / size),), reduce_axes, mask, axis_name)
         count = jnp.full(total.shape, size, x.dtype)

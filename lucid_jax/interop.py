@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from lucid_jax._compat import assign, iter_modules
 from lucid_jax._interop_common import (
     COUNTER,
     NORM_FLAX,
@@ -331,7 +332,7 @@ def _nnx_variables(module) -> dict:
     if held:
         return {k: getattr(module, k) if k in held else None
                 for k in ("scale", "bias", "mean", "var")}
-    layers = [nnx_path(path) for path, sub in nnx.iter_modules(module)
+    layers = [nnx_path(path) for path, sub in iter_modules(module)
               if path and own(sub) and own(sub) <= NORM_FLAX]
     if layers:
         raise ValueError(
@@ -374,7 +375,7 @@ def load_state_dict_into_nnx(module, state_dict, *, prefix: str = ""):
             )
         converted[name] = jnp.asarray(value, variable[...].dtype)
     for name, value in converted.items():  # validated: now write
-        held[name][...] = value
+        assign(held[name], value)
     return module
 
 

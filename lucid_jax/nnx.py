@@ -19,6 +19,7 @@ from flax.typing import Axes, Dtype, Initializer
 from jax.nn import initializers
 
 from lucid_jax import _flax_common
+from lucid_jax._compat import assign
 from lucid_jax._nnx_style import AdaIN, ConditionalInstanceNorm
 
 
@@ -160,7 +161,8 @@ class InstanceNorm(nnx.Module):
             momentum=self.momentum, epsilon=self.epsilon, out_dtype=out_dtype, axes=axes,
             mask=mask, axis_name=self.axis_name, batch_axis_name=self.batch_axis_name)
         if new_stats is not None:
-            self.mean[...], self.var[...] = new_stats
+            assign(self.mean, new_stats[0])
+            assign(self.var, new_stats[1])
         return y
 
 

@@ -133,15 +133,22 @@ def test_install_cell_pins_the_runtime_jax(monkeypatch):
         "jax-cuda12-plugin==0.7.2", "jax==0.7.2", "jaxlib==0.7.2", "libtpu==0.0.21"]
 
 
+@pytest.mark.parametrize("floor_or_newer", ["0.5.2", "0.5.3", "0.6.2", "0.10.2"])
+def test_install_cell_accepts_the_floor_and_newer(monkeypatch, floor_or_newer):
+    installed = {"jax": floor_or_newer, "jaxlib": floor_or_newer}
+    [(_, constraints)] = _run_install_cell(monkeypatch, importable=False, installed=installed)
+    assert f"jax=={floor_or_newer}" in constraints.splitlines()
+
+
 def test_install_cell_installs_jax_where_there_is_none(monkeypatch):
     [(command, constraints)] = _run_install_cell(monkeypatch, importable=False,
                                                   installed={"numpy": "2.0.2"})
     assert "lucid-jax[notebooks]" in command and constraints == ""
 
 
-@pytest.mark.parametrize("old", ["0.4.33", "0.5.3", "0.6.2"])
+@pytest.mark.parametrize("old", ["0.4.33", "0.4.38", "0.5.1", "0.5.0rc1"])
 def test_install_cell_refuses_an_older_jax_with_the_fix(monkeypatch, old):
-    message = re.escape(f"This runtime has jax {old}; lucid-jax needs jax>=0.7.")
+    message = re.escape(f"This runtime has jax {old}; lucid-jax needs jax>=0.5.2.")
     with pytest.raises(RuntimeError, match=message + ".*restart the runtime"):
         _run_install_cell(monkeypatch, importable=False, installed={"jax": old, "jaxlib": old})
 

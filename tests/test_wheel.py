@@ -2,9 +2,10 @@
 
 Builds the sdist and the wheel with ``python -m build`` (the wheel from the sdist, as pip
 builds it for users of the sdist) and checks both with ``twine check --strict``. Then, in a
-fresh virtual environment outside the checkout that starts like a Colab runtime (jax and jaxlib
-installed, lucid-jax not), it runs the notebooks' install cell against the built wheel, checks
-that jax and jaxlib were left as they were, and there runs ``python -m lucid_jax``, imports
+fresh virtual environment outside the checkout that starts like a Colab runtime (this
+interpreter's jax, jaxlib, flax, optax and numpy installed, lucid-jax not), it runs the
+notebooks' install cell against the built wheel, checks that none of those changed, and there
+runs ``python -m lucid_jax``, imports
 ``lucid``, ``lucid_jax.linen`` and ``lucid_jax.nnx``, and executes the quickstart notebook.
 """
 
@@ -31,6 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("notebook_tool", ROOT / "tools" / "notebooks.py")
 tool = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tool)
+
+# What a Colab runtime already holds, which installing lucid-jax must leave as it is.
+RUNTIME = ("jax", "jaxlib", "flax", "optax", "numpy")
 
 # The notebook a new user opens first.
 QUICKSTART = ROOT / "notebooks" / "01_quickstart_lucid.ipynb"
@@ -61,23 +65,31 @@ def wheel(dist) -> Path:
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory, wheel) -> Path:
-    """A fresh venv holding this machine's jax/jaxlib, then lucid-jax by the install cell."""
+    """A fresh venv holding this interpreter's jax, jaxlib, flax, optax and numpy, then
+    lucid-jax by the install cell. Under ``make test-floor`` these are the declared floor
+    (Colab's runtime of March 2025), so this is the Colab path at the floor."""
     root = tmp_path_factory.mktemp("colab")
     assert ROOT not in root.parents
     _run([sys.executable, "-m", "venv", root / "venv"], cwd=root)
     assert "include-system-site-packages = false" in (root / "venv" / "pyvenv.cfg").read_text()
     python = root / "venv" / "bin" / "python"
-    runtime = {name: importlib.metadata.version(name) for name in ("jax", "jaxlib")}
+    runtime = {name: importlib.metadata.version(name) for name in RUNTIME}
     _run([python, "-m", "pip", "install", "-q", *(f"{n}=={v}" for n, v in runtime.items())],
          cwd=root)
     cell = tool.INSTALL_CELL.replace('"lucid-jax[notebooks]"',
                                      f'"lucid-jax[notebooks] @ {wheel.as_uri()}"')
     assert cell != tool.INSTALL_CELL
     _run([python, "-c", cell], cwd=root)
-    versions = _run([python, "-c", "import importlib.metadata as m; "
-                     "print(m.version('jax'), m.version('jaxlib'))"], cwd=root)
-    assert versions.split() == list(runtime.values()), "the install cell changed jax/jaxlib"
+    assert _versions(python, root) == runtime, "the install cell changed the runtime's packages"
+    # Upgrading lucid-jax from the wheel, without constraints, keeps them too.
+    _run([python, "-m", "pip", "install", "-q", "--upgrade", wheel], cwd=root)
+    assert _versions(python, root) == runtime, "pip install -U lucid-jax changed them"
     return root / "venv"
+
+
+def _versions(python: Path, cwd: Path) -> dict[str, str]:
+    code = f"import importlib.metadata as m; print(*[m.version(n) for n in {RUNTIME!r}])"
+    return dict(zip(RUNTIME, _run([python, "-c", code], cwd=cwd).split(), strict=True))
 
 
 def test_twine_check(dist):
@@ -98,7 +110,8 @@ def test_artefacts_carry_version_license_and_both_packages(dist, wheel):
     assert f"lucid_jax-{version}.dist-info/licenses/LICENSE" in names
     assert not [n for n in names if n.split("/")[0] in ("tests", "tools", "benchmarks")]
     assert f"Version: {version}\n" in metadata and "License-Expression: MIT\n" in metadata
-    assert "Requires-Dist: jax>=0.7\n" in metadata
+    for requirement in ("jax>=0.5.2", "jaxlib>=0.5.1", "flax>=0.10.4", "optax>=0.2.4"):
+        assert f"Requires-Dist: {requirement}\n" in metadata
     with tarfile.open(dist / f"lucid_jax-{version}.tar.gz") as tf:
         assert f"lucid_jax-{version}/LICENSE" in tf.getnames()
 

@@ -44,6 +44,7 @@ INSTALL_CELL = '''\
 # accelerator plugins are passed to pip as constraints: pip never upgrades or downgrades them.
 import importlib.metadata
 import importlib.util
+import re
 import subprocess
 import sys
 import tempfile
@@ -52,11 +53,11 @@ if importlib.util.find_spec("lucid_jax") is None:
     pins = {dist.metadata["Name"].lower(): dist.version
             for dist in importlib.metadata.distributions()
             if (dist.metadata["Name"] or "").lower().startswith(("jax", "libtpu"))}
-    if "jax" in pins and tuple(int(p) for p in pins["jax"].split(".")[:2]) < (0, 7):
+    if "jax" in pins and tuple(map(int, re.findall(r"\\d+", pins["jax"])[:3])) < (0, 5, 2):
         raise RuntimeError(
-            f"This runtime has jax {pins['jax']}; lucid-jax needs jax>=0.7. Upgrade JAX for "
-            "your runtime (GPU: %pip install -U 'jax[cuda12]>=0.7', TPU: 'jax[tpu]>=0.7', "
-            "CPU: 'jax>=0.7'), restart the runtime, and run this cell again.")
+            f"This runtime has jax {pins['jax']}; lucid-jax needs jax>=0.5.2. Upgrade JAX for "
+            "your runtime (GPU: %pip install -U 'jax[cuda12]>=0.5.2', TPU: 'jax[tpu]>=0.5.2', "
+            "CPU: 'jax>=0.5.2'), restart the runtime, and run this cell again.")
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as constraints:
         constraints.write("".join(f"{name}=={version}\\n" for name, version in pins.items()))
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",

@@ -10,6 +10,7 @@ import oracle
 import pytest
 
 import lucid_jax
+from lucid_jax._compat import enable_x64
 
 
 def _inputs(rng, content_shape=(3, 4, 6, 5), style_shape=(3, 4, 4, 7)):
@@ -154,7 +155,7 @@ def test_gradients_match_central_differences_of_the_float64_reference(rng, case)
     def reference(c, s, a):
         return oracle.adain(c, s, alpha=a, **masks)
 
-    with jax.enable_x64(True):
+    with enable_x64(True):
         primals = (jnp.asarray(content, jnp.float64), jnp.asarray(style, jnp.float64),
                    jnp.asarray(alpha, jnp.float64))
         _, pullback = jax.vjp(lambda c, s, a: lucid_jax.adain(c, s, alpha=a, **masks), *primals)

@@ -16,6 +16,7 @@ from flax import nnx
 
 from lucid_jax import linen
 from lucid_jax import nnx as lucid_nnx
+from lucid_jax._compat import assign
 
 
 def _linen(x, scale, bias):
@@ -25,7 +26,8 @@ def _linen(x, scale, bias):
 
 def _nnx(x, scale, bias):
     module = lucid_nnx.InstanceNorm(x.shape[-1], dtype=jnp.bfloat16, rngs=nnx.Rngs(0))
-    module.scale[...], module.bias[...] = scale, bias
+    assign(module.scale, scale)
+    assign(module.bias, bias)
     return module(x)
 
 

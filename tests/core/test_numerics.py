@@ -9,6 +9,7 @@ import oracle
 import pytest
 
 import lucid_jax
+from lucid_jax._compat import enable_x64
 
 
 def _max_error(actual, expected):
@@ -63,10 +64,9 @@ def test_low_precision_is_the_exact_result_rounded(rng, dtype, offset):
 
 
 def test_float64_stays_float64(rng):
-    import jax
 
     x = rng.standard_normal((2, 3, 17)) + 1e8
-    with jax.enable_x64(True):
+    with enable_x64(True):
         y = lucid_jax.instance_norm(jnp.asarray(x))
         assert y.dtype == jnp.float64
         oracle.assert_close(y, oracle.instance_norm(x), np.float64)

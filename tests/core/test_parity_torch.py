@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 import lucid_jax
+from lucid_jax._compat import enable_x64
 
 SHAPES = [(3, 4, 7), (2, 3, 5, 6), (2, 2, 3, 4, 5)]  # ranks 3, 4, 5; every axis reduced > 1
 
@@ -78,7 +79,7 @@ def test_input_gradient_matches_float64_oracle(rng):
     x = rng.standard_normal((2, 3, 4, 5))
     g = rng.standard_normal(x.shape)
     weight = rng.standard_normal(3)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         _, vjp = jax.vjp(lambda a: lucid_jax.instance_norm(a, weight=jnp.asarray(weight)),
                          jnp.asarray(x))
         (dx,) = vjp(jnp.asarray(g))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hypothesis.extra.numpy as hnp
-import jax
 import jax.numpy as jnp
 import numpy as np
 import oracle
@@ -11,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lucid_jax
+from lucid_jax._compat import enable_x64
 
 shapes = hnp.array_shapes(min_dims=3, max_dims=4, min_side=2, max_side=5)
 SETTINGS = settings(max_examples=25, deadline=None)
@@ -39,7 +39,7 @@ def test_matches_the_oracle(x):
 @given(x=inputs(), shift=st.floats(-1e3, 1e3), scale=st.floats(0.1, 100))
 def test_invariant_to_shift_and_positive_scale_per_instance(x, shift, scale):
     """In float64, where the transformed input is exact enough for the property to be tight."""
-    with jax.enable_x64(True):
+    with enable_x64(True):
         x64 = jnp.asarray(x, jnp.float64)
         base = lucid_jax.instance_norm(x64, eps=0.0)
         moved = lucid_jax.instance_norm(x64 * scale + shift, eps=0.0)

@@ -9,6 +9,7 @@ import oracle
 import pytest
 
 import lucid_jax
+from lucid_jax._compat import enable_x64
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def test_grad_with_respect_to_weight_and_bias(x, rng):
 
 
 def test_jvp_matches_finite_differences(x, rng):
-    with jax.enable_x64(True):
+    with enable_x64(True):
         x64 = jnp.asarray(x, jnp.float64)
         tangent = jnp.asarray(rng.standard_normal(x.shape))
         _, jvp_out = jax.jvp(lucid_jax.instance_norm, (x64,), (tangent,))
@@ -76,7 +77,7 @@ def test_jvp_matches_finite_differences(x, rng):
 def test_hessian_matches_central_differences_of_the_gradient(rng):
     """``jax.hessian`` (forward over reverse through the custom JVP rule) against central
     differences of ``jax.grad`` in float64, independent of how the rule is differentiated."""
-    with jax.enable_x64(True):
+    with enable_x64(True):
         x = jnp.asarray(rng.standard_normal((1, 2, 5)) * 2 + 3)
         cotangent = jnp.asarray(rng.standard_normal(x.shape))
         weight = jnp.asarray(rng.standard_normal(2))
@@ -149,7 +150,7 @@ def test_gradients_of_input_weight_and_bias_far_from_zero(rng, offset, per_sampl
 
 def test_jvp_in_input_weight_and_bias_matches_finite_differences(x, rng):
     """Forward mode through the rule's weight and bias tangents, as well as the input's."""
-    with jax.enable_x64(True):
+    with enable_x64(True):
         primals = (jnp.asarray(x, jnp.float64), jnp.asarray(rng.standard_normal(4)),
                    jnp.asarray(rng.standard_normal(4)))
         tangents = tuple(jnp.asarray(rng.standard_normal(p.shape)) for p in primals)

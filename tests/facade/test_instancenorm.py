@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import warnings
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import oracle
@@ -15,6 +14,7 @@ import torch
 import lucid
 import lucid.nn as nn
 from lucid import _autograd
+from lucid_jax._compat import enable_x64
 
 CLASSES = {1: (nn.InstanceNorm1d, torch.nn.InstanceNorm1d),
            2: (nn.InstanceNorm2d, torch.nn.InstanceNorm2d),
@@ -505,7 +505,7 @@ def test_float64_modules_need_x64_and_match_torch_with_it(rng):
     with pytest.raises(ValueError, match="dtype float64 needs JAX's 64-bit mode"):
         nn.LazyInstanceNorm2d(dtype=lucid.float64)
     x_np = rng.standard_normal((2, 3, 5, 4)) * 3 + 1
-    with jax.enable_x64(True):
+    with enable_x64(True):
         module = nn.InstanceNorm2d(3, affine=True, track_running_stats=True,
                                    dtype=lucid.float64)
         reference = torch.nn.InstanceNorm2d(3, affine=True, track_running_stats=True,

@@ -14,6 +14,7 @@ import torch
 
 import lucid
 from lucid import _autograd as _tensor
+from lucid_jax._compat import enable_x64
 
 
 def pair(array, requires_grad=True):
@@ -326,7 +327,7 @@ def test_64_bit_dtypes_without_x64_raise_instead_of_narrowing(factory, dtype):
 
 @pytest.mark.parametrize("factory", FACTORIES_64)
 def test_float64_is_honoured_with_x64_on(factory):
-    with jax.enable_x64(True):
+    with enable_x64(True):
         x = FACTORIES_64[factory](lucid.float64)
         assert x.dtype == np.float64
         y = (x * x + 1).sum()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import flax
 import numpy as np
+import pytest
 import torch
+from flax import nnx
 
 TORCH_CLASSES = {1: torch.nn.InstanceNorm1d, 2: torch.nn.InstanceNorm2d, 3: torch.nn.InstanceNorm3d}
 
@@ -46,3 +49,11 @@ def torch_run(layer, xs_last, x_eval_last):
     layer.eval()
     y_eval = channels_last(layer(torch.from_numpy(channels_first(x_eval_last))).detach().numpy())
     return outs, stats, y_eval
+
+
+# flax.nnx.InstanceNorm exists from flax 0.12; below it, the NNX comparisons are skipped (the
+# Linen ones still run against flax.linen.InstanceNorm).
+FLAX_NNX_INSTANCE_NORM = getattr(nnx, "InstanceNorm", None)
+needs_flax_nnx_instance_norm = pytest.mark.skipif(
+    FLAX_NNX_INSTANCE_NORM is None,
+    reason=f"flax.nnx.InstanceNorm is new in flax 0.12 (this is flax {flax.__version__})")

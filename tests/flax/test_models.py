@@ -13,6 +13,7 @@ from flax import nnx, serialization
 
 from lucid_jax import linen as ours_linen
 from lucid_jax import nnx as ours_nnx
+from lucid_jax._compat import nnx_optimizer, optimizer_update
 
 STEPS = 30
 
@@ -48,12 +49,12 @@ def _loss(logits, labels):
 def test_nnx_model_trains_and_checkpoints(tmp_path):
     x, labels = _data()
     model = NnxNet(nnx.Rngs(0))
-    optimizer = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)
+    optimizer = nnx_optimizer(model, optax.adam(1e-2))
 
     @nnx.jit
     def step(model, optimizer, x, labels):
         loss, grads = nnx.value_and_grad(lambda m: _loss(m(x), labels))(model)
-        optimizer.update(model, grads)
+        optimizer_update(optimizer, model, grads)
         return loss
 
     losses = [float(step(model, optimizer, x, labels)) for _ in range(STEPS)]

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import pytest
 import torch
-from flax import nnx
 
 import lucid_jax.nnx
+from lucid_jax._compat import flax_version, iter_modules
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "porting-pytorch.md"
 
@@ -27,6 +28,8 @@ def _blocks() -> list[tuple[int, str]]:
             for m in re.finditer(r"^```python\n(.*?)^```", text, re.S | re.M)]
 
 
+@pytest.mark.skipif(flax_version() < (0, 12),
+                    reason="the page holds NNX layers in nnx.List/nnx.Dict (flax >= 0.12)")
 def test_porting_doc_runs_and_matches_torch(capsys):
     blocks = _blocks()
     assert len(blocks) >= 10, f"expected the page's walkthrough, found {len(blocks)} blocks"
@@ -45,7 +48,7 @@ def test_porting_doc_runs_and_matches_torch(capsys):
     norms = [m for m in torch_model.modules() if isinstance(m, torch.nn.InstanceNorm2d)]
     assert len(norms) == 7 and all(m.affine and m.track_running_stats for m in norms)
     assert all(not torch.equal(m.running_var, torch.ones_like(m.running_var)) for m in norms)
-    ported = [m for _, m in nnx.iter_modules(model) if isinstance(m, lucid_jax.nnx.InstanceNorm)]
+    ported = [m for _, m in iter_modules(model) if isinstance(m, lucid_jax.nnx.InstanceNorm)]
     assert len(ported) == 7
     # the Linen port holds every variable of the model, in both collections
     variables = namespace["variables"]

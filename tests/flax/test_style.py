@@ -12,6 +12,7 @@ from flax import nnx
 
 from lucid_jax import linen as ours_linen
 from lucid_jax import nnx as ours_nnx
+from lucid_jax._compat import assign, value_of
 
 NUM_CLASSES, C = 4, 3
 
@@ -65,7 +66,8 @@ def _cin_both(x, labels, scale, bias, **kw):
     linen = ours_linen.ConditionalInstanceNorm(NUM_CLASSES)
     variables = {"params": {"scale": jnp.asarray(scale), "bias": jnp.asarray(bias)}}
     layer = ours_nnx.ConditionalInstanceNorm(NUM_CLASSES, C, rngs=nnx.Rngs(0))
-    layer.scale[...], layer.bias[...] = scale, bias
+    assign(layer.scale, scale)
+    assign(layer.bias, bias)
     return linen.apply(variables, x, labels, **kw), layer(x, labels, **kw)
 
 
@@ -94,7 +96,7 @@ def test_conditional_instance_norm_init_and_options(rng):
     layer = ours_nnx.ConditionalInstanceNorm(NUM_CLASSES, C, use_bias=False, rngs=nnx.Rngs(0))
     assert layer.bias is None
     scale, _ = _tables(rng)
-    layer.scale[...] = scale
+    assign(layer.scale, scale)
     oracle.assert_close(layer(x, jnp.array([1, 3])),
                         _cin_reference(x, np.array([1, 3]), scale, np.zeros_like(scale)))
     # two feature axes: a (num_classes, H, C) table, W reduced
@@ -133,7 +135,8 @@ def test_conditional_instance_norm_under_vmap(rng):
     labels = np.array([[0, 1], [3, 3], [2, 0]])
     scale, bias = _tables(rng)
     layer = ours_nnx.ConditionalInstanceNorm(NUM_CLASSES, C, rngs=nnx.Rngs(0))
-    layer.scale[...], layer.bias[...] = scale, bias
+    assign(layer.scale, scale)
+    assign(layer.bias, bias)
     out = jax.vmap(layer)(xs, labels)
     for i in range(3):
         oracle.assert_close(out[i], _cin_reference(xs[i], labels[i], scale, bias))
@@ -178,7 +181,8 @@ def test_training_updates_only_the_classes_seen(rng):
     def step(model):
         loss, grads = nnx.value_and_grad(loss_fn)(model)
         for name in ("scale", "bias"):
-            getattr(model, name)[...] -= 0.5 * getattr(grads, name)[...]
+            variable = getattr(model, name)
+            assign(variable, value_of(variable) - 0.5 * value_of(getattr(grads, name)))
         return loss
 
     losses = [float(step(layer)) for _ in range(5)]

@@ -24,6 +24,12 @@ sys.path.insert(0, str(HERE))
 
 from _multidevice_checks import oracle_grad  # noqa: E402
 
+from lucid_jax._compat import HAS_EXPLICIT_SHARDING, SHARD_MAP_TRACKS_VARYING  # noqa: E402
+
+pytestmark = pytest.mark.skipif(
+    not (HAS_EXPLICIT_SHARDING and SHARD_MAP_TRACKS_VARYING),
+    reason="examples/multihost.py is written for jax >= 0.7 (jax.shard_map, AxisType)")
+
 
 def free_port() -> int:
     with socket.socket() as sock:
