@@ -362,7 +362,9 @@ def as_list(models):
 def copy_weights(source_models, target_models):
     """Load each source model's ``state_dict`` into the matching target (torch -> lucid)."""
     for source, target in zip(as_list(source_models), as_list(target_models), strict=True):
-        target.load_state_dict(source.state_dict())
+        # NumPy copies: torch's training then writes into its own tensors only
+        target.load_state_dict({key: value.detach().numpy().copy() for key, value in
+                                source.state_dict().items()})
 
 
 def eval_dropout(models):

@@ -129,3 +129,13 @@ def test_device_names_map_to_jax_devices():
         lucid.device("cuda:x")
     with pytest.raises(RuntimeError, match="type \\(string\\) must not include an index"):
         lucid.device("cuda:0", 1)
+
+
+@pytest.mark.parametrize("source", ["numpy", "torch"])
+def test_tensor_copies_its_source(source):
+    """Changing the NumPy or torch array afterwards leaves the tensor as it was (jax 0.5
+    aliases an aligned CPU buffer in jnp.asarray)."""
+    array = np.zeros(1024, np.float32) if source == "numpy" else torch.zeros(1024)
+    tensor = lucid.tensor(array)
+    array[0] = 5
+    assert tensor[0].item() == 0.0
