@@ -15,7 +15,8 @@ functions, so ``T`` may be ``torch`` or ``lucid``:
 - ``build_segmentation``: a small segmentation U-Net (MaxPool2d, BatchNorm2d,
   ``Upsample(bilinear)``), trained with SGD, momentum and ``CosineAnnealingLR``.
 
-``train(name, T, models, data, steps)`` runs the training loop and returns the losses.
+``make_step(name, T, models, data)`` gives one training step (``*_loss`` functions hold the
+objectives); ``train(name, T, models, data, steps)`` runs it and returns the losses.
 ``python examples/networks.py`` builds each network in torch, copies its ``state_dict`` into
 the lucid one, trains both on the same data and prints the two loss curves (lucid alone if
 torch is not installed). ``tests/facade/test_networks.py`` checks they agree to 1e-4.
@@ -87,24 +88,28 @@ def build_style_transfer(T, width=8, blocks=2):
     return TransformerNet()
 
 
-def train_style_transfer(T, model, data, steps):
-    """MSE to the stylised target plus total variation; Adam with StepLR halving every 2."""
-    F = T.nn.functional
+def style_transfer_loss(T, model, x, target):
+    """MSE to the stylised target plus total variation."""
+    y = model(x)
+    variation = ((y[:, :, 1:, :] - y[:, :, :-1, :]).abs().mean()
+                 + (y[:, :, :, 1:] - y[:, :, :, :-1]).abs().mean())
+    return T.nn.functional.mse_loss(y, target) + 1e-2 * variation
+
+
+def style_transfer_step(T, model, data):
+    """Adam, and StepLR halving the learning rate every 2 steps."""
     x, target = (T.tensor(a) for a in data)
     optimizer = T.optim.Adam(model.parameters(), lr=1e-3)
     scheduler = T.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
-    losses = []
-    for _ in range(steps):
+
+    def step():
         optimizer.zero_grad()
-        y = model(x)
-        variation = ((y[:, :, 1:, :] - y[:, :, :-1, :]).abs().mean()
-                     + (y[:, :, :, 1:] - y[:, :, :, :-1]).abs().mean())
-        loss = F.mse_loss(y, target) + 1e-2 * variation
+        loss = style_transfer_loss(T, model, x, target)
         loss.backward()
         optimizer.step()
         scheduler.step()
-        losses.append(loss.item())
-    return losses
+        return loss.item()
+    return step
 
 
 # -- pix2pix: U-Net generator and PatchGAN discriminator (Isola et al. 2017) ---------------
@@ -176,42 +181,52 @@ def build_pix2pix(T, width=8, channels=3):
     return UNet(), PatchGAN()
 
 
-def train_pix2pix(T, models, data, steps, decay_start=2):
-    """The pix2pix loop: D on real and detached fake pairs, then G on GAN + 100 * L1."""
-    nn = T.nn
+def pix2pix_d_loss(T, discriminator, a, b, fake):
+    """The discriminator's BCE on the real pair and the (detached) fake pair, halved."""
+    gan_loss = T.nn.BCEWithLogitsLoss()
+    pred_fake, pred_real = discriminator(a, fake.detach()), discriminator(a, b)
+    return 0.5 * (gan_loss(pred_fake, T.zeros_like(pred_fake))
+                  + gan_loss(pred_real, T.ones_like(pred_real)))
+
+
+def pix2pix_g_loss(T, discriminator, a, b, fake):
+    """The generator's GAN loss plus 100 times the L1 distance to the target."""
+    pred_fake = discriminator(a, fake)
+    return (T.nn.BCEWithLogitsLoss()(pred_fake, T.ones_like(pred_fake))
+            + 100.0 * T.nn.L1Loss()(fake, b))
+
+
+def pix2pix_step(T, models, data, decay_start=2, decay_steps=4):
+    """pix2pix's loop: D on real and fake pairs, then G (D frozen); Adam with betas (0.5,
+    0.999) and a learning rate constant for ``decay_start`` steps, then decaying linearly."""
     generator, discriminator = models
     a, b = (T.tensor(v) for v in data)
-    gan_loss, l1 = nn.BCEWithLogitsLoss(), nn.L1Loss()
     opt_g = T.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = T.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
 
-    def linear_decay(epoch):  # constant, then linearly to zero (pix2pix's "linear" policy)
-        return 1.0 - max(0, epoch - decay_start) / float(steps - decay_start + 1)
+    def linear_decay(epoch):
+        return max(0.0, 1.0 - max(0, epoch - decay_start) / float(decay_steps + 1))
 
     schedulers = [T.optim.lr_scheduler.LambdaLR(o, linear_decay) for o in (opt_g, opt_d)]
-    losses = []
-    for _ in range(steps):
+
+    def step():
         fake = generator(a)
         for p in discriminator.parameters():
             p.requires_grad = True
         opt_d.zero_grad()
-        pred_fake = discriminator(a, fake.detach())
-        pred_real = discriminator(a, b)
-        loss_d = 0.5 * (gan_loss(pred_fake, T.zeros_like(pred_fake))
-                        + gan_loss(pred_real, T.ones_like(pred_real)))
+        loss_d = pix2pix_d_loss(T, discriminator, a, b, fake)
         loss_d.backward()
         opt_d.step()
         for p in discriminator.parameters():
             p.requires_grad = False
         opt_g.zero_grad()
-        pred_fake = discriminator(a, fake)
-        loss_g = gan_loss(pred_fake, T.ones_like(pred_fake)) + 100.0 * l1(fake, b)
+        loss_g = pix2pix_g_loss(T, discriminator, a, b, fake)
         loss_g.backward()
         opt_g.step()
         for scheduler in schedulers:
             scheduler.step()
-        losses.append((loss_d.item(), loss_g.item()))
-    return losses
+        return loss_d.item(), loss_g.item()
+    return step
 
 
 # -- CycleGAN's ResNet generator, as in docs/porting-pytorch.md ----------------------------
@@ -269,18 +284,22 @@ def build_cyclegan(T, channels=3, width=8, blocks=2):
     return Generator()
 
 
-def train_cyclegan(T, model, data, steps):
+def cyclegan_loss(T, model, x, target):
+    return T.nn.functional.mse_loss(model(x), target)
+
+
+def cyclegan_step(T, model, data):
     """The porting guide's loop: Adam on the MSE to a fixed target."""
     x, target = (T.tensor(v) for v in data)
     optimizer = T.optim.Adam(model.parameters(), lr=1e-2)
-    losses = []
-    for _ in range(steps):
+
+    def step():
         optimizer.zero_grad()
-        loss = T.nn.functional.mse_loss(model(x), target)
+        loss = cyclegan_loss(T, model, x, target)
         loss.backward()
         optimizer.step()
-        losses.append(loss.item())
-    return losses
+        return loss.item()
+    return step
 
 
 # -- a small segmentation U-Net (Ronneberger et al. 2015, with batch norm) -----------------
@@ -317,21 +336,25 @@ def build_segmentation(T, channels=3, classes=4, width=8):
     return UNet()
 
 
-def train_segmentation(T, model, data, steps):
-    """Cross entropy per pixel; SGD with momentum and a cosine schedule."""
+def segmentation_loss(T, model, x, labels):
+    """Cross entropy per pixel."""
+    return T.nn.functional.cross_entropy(model(x), labels)
+
+
+def segmentation_step(T, model, data, period=4):
+    """SGD with momentum and weight decay, the learning rate on a cosine of ``period``."""
     x, labels = T.tensor(data[0]), T.tensor(data[1])
     optimizer = T.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    scheduler = T.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-    criterion = T.nn.CrossEntropyLoss()
-    losses = []
-    for _ in range(steps):
+    scheduler = T.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=period)
+
+    def step():
         optimizer.zero_grad()
-        loss = criterion(model(x), labels)
+        loss = segmentation_loss(T, model, x, labels)
         loss.backward()
         optimizer.step()
         scheduler.step()
-        losses.append(loss.item())
-    return losses
+        return loss.item()
+    return step
 
 
 # -- running them -------------------------------------------------------------------------
@@ -341,9 +364,16 @@ def build(name, T):
     return globals()[f"build_{name}"](T)
 
 
+def make_step(name, T, models, data):
+    """``step()``: one training step of ``models`` (from :func:`build`) on ``data``; it
+    returns the loss (pix2pix: the discriminator's and the generator's)."""
+    return globals()[f"{name}_step"](T, models, data)
+
+
 def train(name, T, models, data, steps):
-    """Train ``models`` (from :func:`build`) on ``data`` for ``steps``; the losses."""
-    return globals()[f"train_{name}"](T, models, data, steps)
+    """Train ``models`` on ``data`` for ``steps``; the losses."""
+    step = make_step(name, T, models, data)
+    return [step() for _ in range(steps)]
 
 
 def make_data(name, size=16, batch=2, seed=0):

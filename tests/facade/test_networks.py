@@ -81,7 +81,10 @@ def test_pix2pix_dropout_is_active_in_training():
 def test_networks_are_written_against_T_only():
     """The builders and loops name no framework: everything comes through their ``T``."""
     for name in example.NETWORKS:
-        for function in (getattr(example, f"build_{name}"), getattr(example, f"train_{name}")):
+        functions = [getattr(example, f"build_{name}"), getattr(example, f"{name}_step")]
+        functions += [getattr(example, f) for f in dir(example) if f.startswith(name)
+                      and f.endswith("_loss")]
+        for function in functions:
             tree = ast.parse(inspect.getsource(function))
             names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
             assert not names & {"torch", "lucid", "jax", "jnp", "np"}, function.__name__
