@@ -254,8 +254,10 @@ def test_resampling_and_pooling_errors():
     with pytest.raises(IndexError, match=r"Dimension out of range \(expected to be in range "
                                          r"of \[-2, 1\], but got -3\)"):
         F.avg_pool2d(lucid.ones(4, 4), 2)
-    with pytest.raises(RuntimeError, match="non-empty 3D or 4D"):
-        nn.MaxPool2d(2)(lucid.ones(1, 1, 1, 4, 4))
+    for shape in ((1, 1, 1, 4, 4), (4, 4)):
+        with pytest.raises(RuntimeError, match=r"non-empty 3D or 4D \(batch mode\) tensor "
+                                               r"expected for input"):
+            nn.MaxPool2d(2)(lucid.ones(*shape))
     with pytest.raises(RuntimeError, match="pad should be at most half of effective kernel "
                                            "size, but got pad=2, kernel_size=3 and "
                                            "dilation=1"):

@@ -22,7 +22,7 @@ from lucid.nn._functional.conv import _tuple
 def _pool_rank(name: str, input: Any) -> None:
     """PyTorch's error for a 2-D pool's input that is not ``(C, H, W)`` or ``(N, C, H, W)``."""
     ndim = len(input.shape)
-    if ndim < 3:  # PyTorch wraps dim -3 before it checks the rank
+    if name == "avg" and ndim < 3:  # PyTorch's avg_pool2d wraps dim -3 before the rank check
         raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, "
                          f"{ndim - 1}], but got -3)")
     if ndim != 4 and ndim != 3:
