@@ -12,6 +12,12 @@ import lucid.nn as nn
 import lucid.nn.functional as F
 
 
+def copy_weights(ours, theirs):
+    """torch's state into ``ours`` through NumPy copies: jax 0.5 can alias a torch buffer
+    that ``load_state_dict`` is given, and torch then updates running statistics in place."""
+    ours.load_state_dict({k: v.numpy().copy() for k, v in theirs.state_dict().items()})
+
+
 def check(ours, theirs, x, rng, rtol=1e-5, atol=1e-5):
     """Forward values, then input and parameter gradients under one random cotangent."""
     xs = lucid.tensor(x, requires_grad=True)
@@ -100,7 +106,7 @@ def test_module_matches_torch(case, rng):
     make, shape = MODULES[case]
     theirs, ours = make(torch), make(lucid)
     assert repr(ours) == repr(theirs)
-    ours.load_state_dict(theirs.state_dict())
+    copy_weights(ours, theirs)
     check(ours, theirs, rng.standard_normal(shape).astype(np.float32), rng)
 
 
@@ -117,7 +123,7 @@ def test_batch_norm_matches_torch_in_train_and_eval(kind, rng):
     with torch.no_grad():
         theirs.weight.uniform_(0.5, 1.5)
         theirs.bias.uniform_(-0.5, 0.5)
-    ours.load_state_dict(theirs.state_dict())
+    copy_weights(ours, theirs)
     for step in range(3):
         x = (rng.standard_normal(shape) * (step + 1) + step).astype(np.float32)
         check(ours, theirs, x, rng)
