@@ -125,8 +125,9 @@ class _ConvTransposeNd(_ConvNd):
         if padding_mode != "zeros":
             raise ValueError(f'Only "zeros" padding mode is supported for '
                              f"{type(self).__name__}")
-        if isinstance(padding, str):
-            raise ValueError(f"{type(self).__name__} takes integer padding, got {padding!r}")
+        if isinstance(padding, str):  # PyTorch accepts it here and fails in forward
+            raise TypeError(f"{type(self).__name__}(): argument 'padding' must be an int or a "
+                            f"tuple of ints, but got {padding!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, device, dtype)
         self.output_padding = _tuple(output_padding, self.spatial_dims)

@@ -129,6 +129,8 @@ def test_device_names_map_to_jax_devices():
         lucid.device("cuda:x")
     with pytest.raises(RuntimeError, match="type \\(string\\) must not include an index"):
         lucid.device("cuda:0", 1)
+    with pytest.raises(RuntimeError, match="Device index must not be negative"):
+        lucid.device("cuda", -1)
 
 
 @pytest.mark.parametrize("source", ["numpy", "torch"])

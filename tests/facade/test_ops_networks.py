@@ -179,6 +179,8 @@ def test_functional_norms_and_their_errors(rng):
           x, rng)
     with pytest.raises(RuntimeError, match="running_mean must be defined in evaluation mode"):
         F.batch_norm(lucid.ones(2, 3), None, None)
+    with pytest.raises(RuntimeError, match="running_var must be defined in evaluation mode"):
+        F.batch_norm(lucid.ones(2, 3), lucid.zeros(3), None)
     with pytest.raises(RuntimeError, match=r"Expected number of channels in input to be "
                                            r"divisible by num_groups, but got input of shape "
                                            r"\[2, 3, 4\] and num_groups=2"):
@@ -204,6 +206,9 @@ def test_conv_transpose_output_padding_error():
     with pytest.raises(ValueError, match='Only "zeros" padding mode is supported for '
                                          'ConvTranspose2d'):
         nn.ConvTranspose2d(2, 2, 3, padding_mode="reflect")
+    with pytest.raises(TypeError, match=r"ConvTranspose2d\(\): argument 'padding' must be an "
+                                        r"int or a tuple of ints, but got 'same'"):
+        nn.ConvTranspose2d(2, 2, 3, padding="same")
     with pytest.raises(RuntimeError, match=r"Expected 3D \(unbatched\) or 4D \(batched\) input "
                                            r"to conv_transpose2d"):
         F.conv_transpose2d(lucid.ones(2, 4, 4, 4, 4), lucid.ones(4, 2, 3, 3))
