@@ -3,6 +3,9 @@
 Both modes are separable, so each axis is one ``(out, in)`` matrix built once per setting
 from PyTorch's index rules (in float32, as PyTorch computes them) and applied with a
 full-precision ``einsum``: one cached kernel whose gradient is the transposed matrices.
+Nearest upsampling by a whole factor is a ``repeat`` instead. On XLA:CPU, at (1, 64, 128, 128)
+upsampled twice, forward and backward, the matrices took 19-22 ms, gathers (``jnp.take`` and
+a linear blend) 55-66 ms, and ``repeat`` about half the matrix's time.
 """
 
 from __future__ import annotations
@@ -56,10 +59,18 @@ def _interpolate_kernel(sizes: tuple, out: tuple, scales: tuple, mode: str,
                 else _linear_matrix(n, o, s, bool(align_corners))
                 for n, o, s in zip(sizes, out, scales, strict=True)]
 
+    # nearest by a whole factor is a repeat (twice as fast as its matrix on XLA:CPU)
+    repeats = [out[k] // n if mode == "nearest" and out[k] % n == 0 and np.array_equal(
+        np.argmax(matrix, axis=1), np.arange(out[k]) // (out[k] // n)) else None
+        for k, (n, matrix) in enumerate(zip(sizes, matrices, strict=True))]
+
     def interpolate(x):
         letters = string.ascii_lowercase[:x.ndim]
         for k, matrix in enumerate(matrices):
             axis = x.ndim - len(matrices) + k
+            if repeats[k] is not None:
+                x = jnp.repeat(x, repeats[k], axis=axis)
+                continue
             result = letters[:axis] + "z" + letters[axis + 1:]
             x = jnp.einsum(f"{letters},z{letters[axis]}->{result}", x,
                            matrix.astype(x.dtype), precision=jax.lax.Precision.HIGHEST)
