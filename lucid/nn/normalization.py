@@ -63,6 +63,12 @@ class _BatchNorm(_Affine):
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(name, None)
 
+    def _absent_ok(self, version: int | None) -> tuple[str, ...]:
+        """``num_batches_tracked`` may be absent from an old-format (or plain) checkpoint."""
+        if self.track_running_stats and (version is None or version < 2):
+            return ("num_batches_tracked",)
+        return ()
+
     def forward(self, input: Any) -> Tensor:
         if len(input.shape) not in self.ranks:
             expected = " or ".join(f"{r}D" for r in self.ranks)

@@ -147,6 +147,14 @@ def test_norm_statistics_are_accurate_at_large_offsets(layer, rng):
     np.testing.assert_allclose(make(lucid)(lucid.tensor(x)).numpy(), expected, atol=2e-3)
 
 
+def test_batch_norm_loads_a_checkpoint_without_num_batches_tracked():
+    state = {k: v.clone() for k, v in torch.nn.BatchNorm2d(3).state_dict().items()
+             if k != "num_batches_tracked"}
+    assert not torch.nn.BatchNorm2d(3).load_state_dict(state).missing_keys  # as torch does
+    norm = nn.BatchNorm2d(3)
+    assert not norm.load_state_dict({k: v.numpy() for k, v in state.items()}).missing_keys
+
+
 def test_batch_norm_failed_call_changes_nothing():
     norm = nn.BatchNorm1d(3)
     with pytest.raises(ValueError, match=r"Expected more than 1 value per channel when "
