@@ -135,9 +135,34 @@ class _ConvTransposeNd(_ConvNd):
     def _weight_shape(self) -> tuple[int, ...]:
         return (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
 
-    def forward(self, input: Any) -> Tensor:
+    def forward(self, input: Any, output_size: Any = None) -> Tensor:
+        """The transposed convolution; ``output_size`` (spatial, or with ``N, C``) picks the
+        ``output_padding`` that gives it, as PyTorch."""
+        output_padding = self.output_padding
+        if output_size is not None:
+            output_padding = self._output_padding_for(tuple(input.shape), output_size)
         return conv_transpose(input, self.weight, self.bias, self.spatial_dims, self.stride,
-                              self.padding, self.output_padding, self.groups, self.dilation)
+                              self.padding, output_padding, self.groups, self.dilation)
+
+    def _output_padding_for(self, shape: tuple[int, ...], output_size: Any) -> tuple[int, ...]:
+        n = self.spatial_dims
+        sizes = [int(s) for s in output_size]
+        extra = len(shape) - n
+        if len(sizes) == n + extra:
+            sizes = sizes[extra:]
+        if len(sizes) != n:
+            raise ValueError(f"ConvTranspose{n}D: for {len(shape)}D input, output_size must "
+                             f"have {n} or {n + extra} elements (got {len(output_size)})")
+        smallest = [(size - 1) * s - 2 * p + d * (k - 1) + 1 for size, s, p, d, k in zip(
+            shape[-n:], self.stride, self.padding, self.dilation, self.kernel_size,
+            strict=True)]
+        largest = [m + s - 1 for m, s in zip(smallest, self.stride, strict=True)]
+        if any(not lo <= size <= hi for size, lo, hi in zip(sizes, smallest, largest,
+                                                            strict=True)):
+            raise ValueError(f"requested an output size of {tuple(sizes)}, but valid sizes "
+                             f"range from {smallest} to {largest} (for an input of "
+                             f"torch.Size({list(shape[-n:])}))")
+        return tuple(size - lo for size, lo in zip(sizes, smallest, strict=True))
 
 
 class ConvTranspose1d(_ConvTransposeNd):

@@ -222,6 +222,28 @@ def test_conv_transpose_output_padding_error():
         F.conv_transpose2d(lucid.ones(2, 4, 4, 4, 4), lucid.ones(4, 2, 3, 3))
 
 
+@pytest.mark.parametrize("output_size", [(8, 8), (7, 8), [1, 3, 7, 7]])
+def test_conv_transpose_output_size_matches_torch(output_size, rng):
+    theirs = torch.nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1)
+    ours = nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1)
+    copy_weights(ours, theirs)
+    check(lambda x: ours(x, output_size=output_size),
+          lambda x: theirs(x, output_size=output_size),
+          rng.standard_normal((1, 2, 4, 4)).astype(np.float32), rng)
+
+
+def test_conv_transpose_output_size_errors():
+    for lib in (torch, lucid):
+        layer = lib.nn.ConvTranspose2d(2, 2, 3, stride=2, padding=1)
+        with pytest.raises(ValueError, match=r"requested an output size of \(9, 9\), but valid "
+                                             r"sizes range from \[7, 7\] to \[8, 8\] \(for an "
+                                             r"input of torch.Size\(\[4, 4\]\)\)"):
+            layer(lib.ones(1, 2, 4, 4), output_size=(9, 9))
+        with pytest.raises(ValueError, match=r"ConvTranspose2D: for 4D input, output_size must "
+                                             r"have 2 or 4 elements \(got 1\)"):
+            layer(lib.ones(1, 2, 4, 4), output_size=(8,))
+
+
 def test_conv_transpose_init_matches_torch_fan():
     """U(±1/sqrt(fan_in)), fan_in from the weight's axis 1 (out // groups * k), as torch."""
     _ = lucid.manual_seed(0)
