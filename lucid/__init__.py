@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from lucid import nn, optim  # noqa: I001  (the subpackages after the names they re-export)
+from lucid import autograd, nn, optim  # noqa: I001  (the subpackages after the names they re-export)
 from lucid._autograd import enable_compilation_cache
 from lucid._creation import (
     arange,
@@ -71,7 +71,7 @@ bool_ = jnp.bool_
 
 __all__ = [
     "Tensor", "tensor", "from_numpy", "randn", "rand", "zeros", "ones", "arange", "zeros_like",
-    "ones_like", "randn_like", "cat", "stack", "manual_seed", "nn", "optim",
+    "ones_like", "randn_like", "cat", "stack", "manual_seed", "autograd", "nn", "optim",
     "save", "load", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "enable_compilation_cache", "device", "relu", "tanh", "sigmoid", "exp", "log", "abs", "mean",
     "sum", "clamp", "where", "flatten", "allclose", "maximum", "minimum", "matmul",

@@ -14,6 +14,7 @@ same shapes and settings never retrace.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -71,13 +72,23 @@ def _kernel(fn: Callable, grad_positions: tuple[int, ...]) -> Callable:
 
 
 def _as_array(value: Any) -> Any:
-    """The array behind ``value``: a Tensor's data, a scalar or array as is, else converted."""
+    """The array behind ``value``: a Tensor's data, a scalar or JAX array as is, else converted.
+
+    NumPy and PyTorch arrays are copied (the one place the facade converts them): JAX < 0.10
+    on CPU aliases an aligned NumPy buffer, so a later write to the source would show through.
+    """
     if isinstance(value, _TENSOR[0]):
         return value._data
-    if value is None or isinstance(value, int | float | bool | jax.Array | np.ndarray | np.generic):
+    if value is None or isinstance(value, int | float | bool | jax.Array | np.generic):
         return value
+    if isinstance(value, np.ndarray):
+        return np.array(value, copy=True)
     if type(value).__module__.startswith("torch"):
-        return value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        if str(value.dtype) == "torch.bfloat16":  # NumPy has no bfloat16: move the raw bits
+            bits = value.view(sys.modules["torch"].int16).numpy()
+            return np.array(bits.view(jnp.bfloat16), copy=True)
+        return np.array(value.numpy(), copy=True)
     return jnp.asarray(value)
 
 
@@ -117,50 +128,79 @@ def _no_aux(op: Callable) -> Callable:
     return functools.wraps(op)(lambda *arrays: (op(*arrays), None))
 
 
-def run_backward(root: _Node, seed: Any, shape: tuple[int, ...], dtype: Any) -> None:
-    """Push ``seed`` (``None``: ones of ``shape`` and ``dtype``) from ``root`` to every
-    reachable leaf's ``.grad``.
+_FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
+          "after they have already been freed). Saved intermediate values of the graph are freed "
+          "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+          "backward through the graph a second time or if you need to access saved tensors after "
+          "calling backward.")
 
-    The whole backward pass is one jitted kernel, cached by the graph's structure (each node's
-    parents, and the pullbacks' pytree structures): a training loop that builds the same graph
-    every step dispatches one kernel per ``backward()``, compiled once.
+
+def run_backward(roots: tuple[_Node, ...], seeds: tuple, targets: tuple[_Node, ...] | None,
+                 retain_graph: bool) -> tuple | None:
+    """Push ``seeds`` (``None``: ones, given as ``(shape, dtype)``) back from ``roots``.
+
+    With ``targets=None`` the cotangents reaching every leaf are added to its ``.grad``;
+    otherwise they are returned, one per target node (``None`` where unreached). Without
+    ``retain_graph`` the pullbacks that saved arrays are freed, as PyTorch frees saved tensors.
+    The whole pass is one jitted kernel, cached by the graph's structure: a training loop that
+    builds the same graph every step dispatches one kernel per ``backward()``, compiled once.
     """
-    order = _reverse_topological_order(root)
+    order = _reverse_topological_order(roots)
     position = {id(node): i for i, node in enumerate(order)}
+    if any(node.pullback is None and node.leaf is None for node in order):
+        raise RuntimeError(_FREED)
     structure = tuple(None if node.leaf is not None
                       else tuple(position[id(parent)] for parent in node.parents)
                       for node in order)
-    leaves = [node.leaf for node in order if node.leaf is not None]
     pullbacks = tuple(node.pullback for node in order if node.leaf is None)
-    grads = tuple(None if leaf.grad is None else _as_array(leaf.grad) for leaf in leaves)
-    ones = None if seed is not None else (tuple(shape), jnp.dtype(dtype))
-    new_grads = _backward(structure, ones, pullbacks, seed, grads)
-    for leaf, grad in zip(leaves, new_grads, strict=True):
+    ones = tuple(s if isinstance(s, tuple) else None for s in seeds)
+    arrays = tuple(None if isinstance(s, tuple) else s for s in seeds)
+    if targets is None:
+        leaves = [node.leaf for node in order if node.leaf is not None]
+        wanted = tuple(i for i, node in enumerate(order) if node.leaf is not None)
+        grads = tuple(None if leaf.grad is None else leaf.grad._data for leaf in leaves)
+    else:
+        wanted = tuple(position.get(id(node), -1) for node in targets)
+        grads = (None,) * len(wanted)
+    starts = tuple(position[id(root)] for root in roots)
+    results = _backward(structure, starts, ones, wanted, pullbacks, arrays, grads)
+    if not retain_graph:
+        for node in order:
+            if node.leaf is None and jax.tree_util.tree_leaves(node.pullback):
+                node.pullback = None
+    if targets is not None:
+        return tuple(results)
+    for leaf, grad in zip(leaves, results, strict=True):
         leaf.grad = grad
+    return None
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _backward(structure: tuple, ones: tuple | None, pullbacks: tuple, seed: Any,
-              grads: tuple) -> list:
-    """The cotangents reaching each leaf of ``structure``, added to its current ``grads``."""
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _backward(structure: tuple, starts: tuple, ones: tuple, wanted: tuple, pullbacks: tuple,
+              seeds: tuple, grads: tuple) -> list:
+    """The cotangents at the ``wanted`` positions of ``structure``, added to ``grads``."""
     cotangents: list[Any] = [None] * len(structure)
-    cotangents[0] = jnp.ones(*ones) if seed is None else seed
+    for start, shape, seed in zip(starts, ones, seeds, strict=True):
+        seed = jnp.ones(*shape) if seed is None else seed
+        previous = cotangents[start]
+        cotangents[start] = seed if previous is None else previous + seed
     pulled = iter(pullbacks)
-    leaf_cotangents = []
-    for cotangent, parents in zip(cotangents, structure, strict=True):
+    for index, parents in enumerate(structure):
         if parents is None:
-            leaf_cotangents.append(cotangent)
             continue
-        for parent, parent_cotangent in zip(parents, next(pulled)(cotangent), strict=True):
+        for parent, parent_cotangent in zip(parents, next(pulled)(cotangents[index]),
+                                            strict=True):
             previous = cotangents[parent]
             cotangents[parent] = (parent_cotangent if previous is None
                                   else previous + parent_cotangent)
-    return [new if old is None else old + new
-            for old, new in zip(grads, leaf_cotangents, strict=True)]
+    reached = [None if w < 0 else cotangents[w] for w in wanted]
+    return [new if old is None else old if new is None else old + new
+            for old, new in zip(grads, reached, strict=True)]
 
 
-def _reverse_topological_order(root: _Node) -> list[_Node]:
-    order, visited, stack = [], set(), [(root, False)]
+def _reverse_topological_order(roots: tuple[_Node, ...]) -> list[_Node]:
+    """Every node reachable from ``roots``, each after all that consume it; roots first."""
+    order, visited, stack = [], set(), [(root, False) for root in reversed(roots)]
     while stack:
         node, expanded = stack.pop()
         if expanded:

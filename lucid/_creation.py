@@ -107,7 +107,8 @@ def arange(start: float, end: float | None = None, step: float = 1, *,
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
-    """A tensor holding a copy of ``array`` (JAX arrays cannot share NumPy's memory)."""
+    """A tensor holding a copy of ``array``: unlike PyTorch's, it shares no memory (JAX arrays
+    are immutable), so later writes to ``array`` do not show in the tensor."""
     return Tensor(np.asarray(array))
 
 

@@ -63,6 +63,25 @@ def resolve_device(device: Any) -> jax.Device | None:
     return _device(device).jax_device
 
 
+def check_create_graph(create_graph: bool) -> None:
+    if create_graph:
+        raise NotImplementedError(
+            "create_graph=True (differentiating a gradient) is not supported by lucid's tape: "
+            "use jax.grad on a pure function for higher-order derivatives"
+        )
+
+
+def seed_for(output: Tensor, gradient: Any) -> Any:
+    """``gradient`` checked and cast for ``output``, or ``(shape, dtype)``: ones."""
+    if gradient is None:
+        return (output.shape, output.dtype)
+    seed = jnp.asarray(_as_array(gradient), output.dtype)
+    if seed.shape != output.shape:
+        raise RuntimeError(f"Mismatch in shape: gradient has a shape of {seed.shape} and the "
+                           f"tensor has a shape of {output.shape}")
+    return seed
+
+
 def _torch_name(dtype: Any) -> str:
     return _TORCH_DTYPE_NAMES.get(np.dtype(dtype).name, np.dtype(dtype).name)
 
@@ -95,7 +114,7 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
     ([[0.0, 0.0], [0.0, 0.0]], '34.0')
     """
 
-    __slots__ = ("_storage", "_node", "grad")
+    __slots__ = ("_storage", "_node", "_grad")
     __array_ufunc__ = None  # numpy defers to Tensor's reflected operators
     __hash__ = object.__hash__  # hashable by identity although == is elementwise, as in torch
 
@@ -107,7 +126,7 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
         device = resolve_device(device)
         self._storage = _Storage(array if device is None else jax.device_put(array, device))
         self._node = None
-        self.grad = None
+        self._grad = None
         self.requires_grad_(requires_grad)
 
     @classmethod
@@ -115,7 +134,7 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
         tensor = object.__new__(cls)
         tensor._storage = _Storage(array) if storage is None else storage
         tensor._node = None
-        tensor.grad = None
+        tensor._grad = None
         return tensor
 
     @property
@@ -141,6 +160,19 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
     @requires_grad.setter
     def requires_grad(self, requires_grad: bool) -> None:
         self.requires_grad_(requires_grad)
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The accumulated gradient: a Tensor without a graph (``None`` before any backward)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if value is None or (isinstance(value, Tensor) and value._node is None):
+            self._grad = value
+        else:
+            self._grad = Tensor._wrap(value._data if isinstance(value, Tensor)
+                                      else jnp.asarray(_as_array(value)))
 
     @property
     def is_leaf(self) -> bool:
@@ -178,26 +210,21 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
         """A copy with its own storage, on the tape (gradients flow back to ``self``)."""
         return apply(_IDENTITY, self)[0]
 
-    def backward(self, gradient: Any = None) -> None:
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
 
         ``gradient`` is the cotangent, of ``self``'s shape; without it a tensor of ones is used,
-        on a scalar and (as lucid does) on a non-scalar alike. The graph is kept: calling
-        ``backward`` again accumulates again.
+        on a scalar and (as lucid does) on a non-scalar alike. As in PyTorch the graph's saved
+        arrays are freed, so a second ``backward`` through it raises, unless this call passes
+        ``retain_graph=True`` (gradients then accumulate).
         """
         if self._node is None:
             raise RuntimeError(
                 "element 0 of tensors does not require grad and does not have a grad_fn"
             )
-        seed = None
-        if gradient is not None:
-            seed = jnp.asarray(_as_array(gradient), self.dtype)
-            if seed.shape != self.shape:
-                raise RuntimeError(
-                    f"Mismatch in shape: gradient has a shape of {seed.shape} and the tensor "
-                    f"has a shape of {self.shape}"
-                )
-        run_backward(self._node, seed, self.shape, self.dtype)
+        check_create_graph(create_graph)
+        run_backward((self._node,), (seed_for(self, gradient),), None, bool(retain_graph))
 
     # -- in place -----------------------------------------------------------------------------
 
@@ -315,9 +342,10 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
     # -- array protocol -----------------------------------------------------------------------
 
     @property
-    def data(self) -> jax.Array:
-        """The underlying ``jax.Array``; assigning replaces it in place (off the tape)."""
-        return self._data
+    def data(self) -> Tensor:
+        """The values as a Tensor without a graph that shares this one's storage: writing
+        through it (``p.data.fill_(0)``) changes ``self`` and records no gradient."""
+        return self.detach()
 
     @data.setter
     def data(self, value: Any) -> None:

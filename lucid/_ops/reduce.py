@@ -46,6 +46,11 @@ def _reduction(name: str, axis: Any, keepdims: bool, correction: float = 0) -> C
 
 
 @functools.cache
+def _norm(ord: float, axis: Any, keepdims: bool) -> Callable:
+    return lambda a: (jnp.linalg.vector_norm(a, ord=ord, axis=axis, keepdims=keepdims), None)
+
+
+@functools.cache
 def _extremum_with_indices(name: str, axis: int, keepdims: bool) -> Callable:
     """``(values, indices)`` along one axis; the indices travel as aux (no gradient)."""
     find = {"max": jnp.argmax, "min": jnp.argmin}[name]
@@ -109,6 +114,12 @@ class ReduceMixin:
              dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None) -> Any:
         """The mean over ``axis`` (or PyTorch's ``dim``), all axes by default."""
         return apply(_reduction("mean", *_reduce_axes("mean", axis, keepdims, dim, keepdim)),
+                     self)[0]
+
+    def norm(self, p: float | str = "fro", dim: int | tuple[int, ...] | None = None,
+             keepdim: bool = False) -> Any:
+        """The vector ``p``-norm of all elements (or along ``dim``); ``"fro"`` is 2."""
+        return apply(_norm(2.0 if p == "fro" else float(p), _hashable_axis(dim), bool(keepdim)),
                      self)[0]
 
     def _extremum(self, name: str, dim: Any, keepdim: bool) -> Any:

@@ -1,6 +1,6 @@
 """``lucid.nn``: modules, parameters and (in :mod:`lucid.nn.functional`) functions."""
 
-from lucid.nn import functional, init
+from lucid.nn import functional, init, utils
 from lucid.nn.activation import LeakyReLU, ReLU, Sigmoid, Tanh
 from lucid.nn.container import ModuleList, Sequential
 from lucid.nn.conv import (
@@ -43,7 +43,7 @@ from lucid.nn.upsampling import Upsample
 
 __all__ = [
     "Module", "Parameter", "UninitializedParameter", "UninitializedBuffer",
-    "UninitializedParameterWarning", "functional", "init",
+    "UninitializedParameterWarning", "functional", "init", "utils",
     "Sequential", "ModuleList", "Identity", "Linear", "Flatten", "Conv1d", "Conv2d", "Conv3d",
     "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "MSELoss", "L1Loss", "CrossEntropyLoss",
     "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",

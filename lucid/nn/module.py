@@ -363,7 +363,7 @@ class Module:
             moved = tensor.to(dtype=dtype if floating else None, device=device)
             tensor._data = moved._data
             if tensor.grad is not None:
-                grad = tensor.grad.astype(tensor.dtype)
+                grad = tensor.grad._data.astype(tensor.dtype)
                 tensor.grad = grad if device is None else jax.device_put(
                     grad, resolve_device(device))
         return self
@@ -402,7 +402,7 @@ class Module:
             if set_to_none or param.grad is None:
                 param.grad = None
             else:
-                param.grad = jnp.zeros_like(param.grad)
+                param.grad.zero_()
 
     # -- state dict ---------------------------------------------------------------------------
 

@@ -76,7 +76,7 @@ class Optimizer:
                 if set_to_none or param.grad is None:
                     param.grad = None
                 else:
-                    param.grad = jnp.zeros_like(param.grad)
+                    param.grad.zero_()
 
     def _update(self, group: dict[str, Any], params: list, grads: list,
                 states: list[dict[str, Any]]) -> tuple[list, list[dict[str, Any]]]:

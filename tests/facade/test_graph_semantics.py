@@ -1,0 +1,189 @@
+"""PyTorch's graph and gradient semantics: a freed graph, retain_graph, autograd.grad,
+graph-less ``.grad``/``.data``, and ``nn.utils`` gradient clipping, each beside torch 2.13."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import lucid
+import lucid.nn.utils
+
+FREED = "Trying to backward through the graph a second time"
+
+
+def normed(lib, x, w, b, cot):
+    """A loss with a random cotangent on an affine instance norm (never ``sum`` of it)."""
+    return (lib.nn.functional.instance_norm(x, weight=w, bias=b) * cot).sum()
+
+
+def pair(rng, *shape):
+    value = rng.standard_normal(shape).astype(np.float32)
+    return lucid.tensor(value, requires_grad=True), torch.tensor(value, requires_grad=True)
+
+
+def test_second_backward_raises_torchs_error_and_retain_graph_accumulates(rng):
+    cot = rng.standard_normal((2, 3, 7)).astype(np.float32)
+    (x, tx), (w, tw), (b, tb) = pair(rng, 2, 3, 7), pair(rng, 3), pair(rng, 3)
+    loss = normed(lucid, x, w, b, lucid.tensor(cot))
+    tloss = normed(torch, tx, tw, tb, torch.tensor(cot))
+    loss.backward(retain_graph=True)
+    tloss.backward(retain_graph=True)
+    loss.backward()
+    tloss.backward()
+    for mine, theirs in ((x, tx), (w, tw), (b, tb)):
+        np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-5)
+    grads = [p.grad.numpy().copy() for p in (x, w, b)]
+    with pytest.raises(RuntimeError) as theirs:
+        tloss.backward()
+    with pytest.raises(RuntimeError, match=FREED) as mine:
+        loss.backward()
+    assert str(mine.value) == str(theirs.value)
+    for p, before in zip((x, w, b), grads, strict=True):   # the refused call changed nothing
+        np.testing.assert_array_equal(p.grad.numpy(), before)
+
+
+def test_a_shared_subgraph_freed_by_one_backward_refuses_the_next(rng):
+    (x, tx) = pair(rng, 4)
+    for leaf in (x, tx):
+        h = leaf.exp()
+        h.sum().backward()
+        with pytest.raises(RuntimeError, match=FREED):
+            (h * 2).sum().backward()
+    h = x.exp()                                   # a new forward builds a new graph
+    (h * 2).sum().backward()
+
+
+def test_autograd_grad_matches_torch_and_leaves_grad_alone(rng):
+    (x, tx), (w, tw), (b, tb) = pair(rng, 2, 3, 5), pair(rng, 3), pair(rng, 3)
+    cot = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    y = lucid.nn.functional.instance_norm(x, weight=w, bias=b)
+    ty = torch.nn.functional.instance_norm(tx, weight=tw, bias=tb)
+    z, tz = (y * y).sum(), (ty * ty).sum()
+    mine = lucid.autograd.grad([y, z], [x, w, y], grad_outputs=[cot, None], retain_graph=True)
+    theirs = torch.autograd.grad([ty, tz], [tx, tw, ty], grad_outputs=[torch.tensor(cot), None],
+                                 retain_graph=True)
+    for m, t in zip(mine, theirs, strict=True):
+        assert isinstance(m, lucid.Tensor) and not m.requires_grad
+        np.testing.assert_allclose(m.numpy(), t.numpy(), rtol=1e-5, atol=1e-5)
+    assert x.grad is None and w.grad is None
+    (gb,) = lucid.autograd.grad(z, b)                      # retained above; freed now
+    np.testing.assert_allclose(gb.numpy(), torch.autograd.grad(tz, tb)[0].numpy(), rtol=1e-5,
+                               atol=1e-5)
+    with pytest.raises(RuntimeError, match=FREED):
+        lucid.autograd.grad(z, b)
+
+
+def test_autograd_grad_errors_are_torchs(rng):
+    (a, ta), (b, tb) = pair(rng, 2), pair(rng, 2)
+    plain, tplain = lucid.ones(2), torch.ones(2)
+    for args, targs in (([a, b], [ta, tb]), ([plain], [tplain])):
+        with pytest.raises(RuntimeError) as theirs:
+            torch.autograd.grad((ta * 2).sum(), targs)
+        with pytest.raises(RuntimeError) as mine:
+            lucid.autograd.grad((a * 2).sum(), args)
+        assert str(mine.value) == str(theirs.value)
+    unused = lucid.autograd.grad((a * 2).sum(), [a, b], allow_unused=True)
+    assert unused[0].tolist() == [2.0, 2.0] and unused[1] is None
+    with pytest.raises(RuntimeError, match="element 0 of tensors does not require grad"):
+        lucid.autograd.grad(plain.sum(), [a])
+    with pytest.raises(RuntimeError, match="one grad_output per output: got 2 grad_outputs"):
+        lucid.autograd.grad((a * 2).sum(), [a], grad_outputs=[None, None])
+    with pytest.raises(NotImplementedError, match="create_graph=True .* is not supported"):
+        lucid.autograd.grad((a * 2).sum(), [a], create_graph=True)
+    with pytest.raises(NotImplementedError, match="create_graph=True .* is not supported"):
+        (a * 2).sum().backward(create_graph=True)
+
+
+def test_grad_and_data_are_graphless_tensors_like_torchs(rng):
+    value = rng.standard_normal((3, 4)).astype(np.float32)
+    cot = rng.standard_normal((3, 4)).astype(np.float32)
+    results = []
+    for lib in (lucid, torch):
+        p = lib.nn.Parameter(lib.tensor(value))
+        (p * p * lib.tensor(cot)).sum().backward()
+        held = p.grad
+        assert isinstance(held, lib.Tensor) and not held.requires_grad
+        norm = p.grad.norm() + p.grad.norm(p=1, dim=0).sum()
+        p.grad.mul_(0.5)
+        assert held is p.grad                      # scaled in place, the same object
+        results.append((float(norm), np.asarray(p.grad).copy()))
+        with lib.no_grad():
+            p.data.fill_(0)
+        assert not p.data.requires_grad and p.requires_grad and p.is_leaf
+        p.data.copy_(lib.tensor(value) * 2)       # grad on: still no gradient recorded
+        results.append(p.detach().numpy().copy())
+        (p * lib.tensor(cot)).sum().backward()     # only this call adds to the gradient
+        results.append(p.grad.numpy().copy())
+        p.grad.zero_()
+        results.append(p.grad.numpy().copy())
+    half = len(results) // 2
+    for mine, theirs in zip(results[:half], results[half:], strict=True):
+        if isinstance(mine, tuple):
+            assert mine[0] == pytest.approx(theirs[0], rel=1e-6)
+            mine, theirs = mine[1], theirs[1]
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6)
+
+
+def test_data_assignment_and_grad_assignment_accept_arrays():
+    p = lucid.nn.Parameter(lucid.zeros(2))
+    p.grad = np.array([1.0, 2.0], np.float32)
+    assert isinstance(p.grad, lucid.Tensor) and p.grad.tolist() == [1.0, 2.0]
+    p.grad = lucid.tensor([3.0, 4.0], requires_grad=True) * 1
+    assert not p.grad.requires_grad and p.grad.tolist() == [3.0, 4.0]
+    p.data = lucid.tensor([5.0, 6.0])
+    assert p.tolist() == [5.0, 6.0] and p.requires_grad
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, float("inf")])
+@pytest.mark.parametrize("max_norm", [0.5, 1e4])
+def test_clip_grad_norm_matches_torch(rng, norm_type, max_norm):
+    shapes = [(3, 4), (4,), (2, 2, 2)]
+    grads = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    totals, clipped = [], []
+    for lib, clip in ((lucid, lucid.nn.utils.clip_grad_norm_),
+                      (torch, torch.nn.utils.clip_grad_norm_)):
+        params = [lib.nn.Parameter(lib.zeros(*s)) for s in shapes]
+        params.append(lib.nn.Parameter(lib.zeros(2)))          # no grad: skipped
+        for p, g in zip(params, grads, strict=False):
+            p.grad = lib.tensor(g)
+        totals.append(float(clip(params, max_norm, norm_type=norm_type)))
+        clipped.append([p.grad.numpy() for p in params[:3]])
+        assert params[3].grad is None
+    assert totals[0] == pytest.approx(totals[1], rel=1e-6)
+    for mine, theirs in zip(*clipped, strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-7)
+
+
+def test_clip_grad_norm_non_finite_is_torchs():
+    results = []
+    for lib, clip in ((lucid, lucid.nn.utils.clip_grad_norm_),
+                      (torch, torch.nn.utils.clip_grad_norm_)):
+        p = lib.nn.Parameter(lib.zeros(3))
+        p.grad = lib.tensor([float("nan"), 1.0, 1.0])
+        with pytest.raises(RuntimeError) as error:
+            clip([p], 1.0, error_if_nonfinite=True)
+        results.append((str(error.value), p.grad.numpy().copy()))
+        q = lib.nn.Parameter(lib.zeros(3))
+        q.grad = lib.ones(3)
+        results.append((float(clip(q, float("nan"))), q.grad.numpy().copy()))  # torch: NaN
+        results.append((float(clip([], 1.0)), None))
+    assert "is non-finite, so it cannot be clipped" in results[0][0]
+    for (m, mg), (t, tg) in zip(results[:3], results[3:], strict=True):
+        assert m == t or (m != m and t != t)  # noqa: PLR0124  (NaN equals NaN here)
+        if mg is not None:
+            np.testing.assert_array_equal(mg, tg)  # unchanged by the refusal; NaN after nan
+
+
+def test_clip_grad_value_matches_torch(rng):
+    grads = [rng.standard_normal(s).astype(np.float32) * 3 for s in ((3, 4), (5,))]
+    out = []
+    for lib in (lucid, torch):
+        params = [lib.nn.Parameter(lib.tensor(g)) for g in grads]
+        for p, g in zip(params, grads, strict=True):
+            p.grad = lib.tensor(g)
+        assert lib.nn.utils.clip_grad_value_(params, 1.5) is None
+        out.append([p.grad.numpy() for p in params])
+    for mine, theirs in zip(*out, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
