@@ -61,7 +61,7 @@ def _pure_loss(loss_fn, models: list):
         value, arrays = _run_with(params + buffers, list(p) + list(b),
                                   lambda: loss_fn(*(Tensor._wrap(x) for x in inputs))._data)
         return value, arrays[len(params):]
-    return loss, [p.data for p in params], [b.data for b in buffers]
+    return loss, [p._data for p in params], [b._data for b in buffers]
 
 
 def _single_model_step(name: str, model, data, transform):
@@ -137,7 +137,8 @@ def step_function(name: str, backend: str, size: int):
         return example.make_step(name, lucid, models, data)
     if name == "pix2pix":
         return _pix2pix_step(models, data)
-    transform = {"style_transfer": optax.adam(1e-3), "cyclegan": optax.adam(1e-2),
+    transform = {"style_transfer": optax.chain(optax.clip_by_global_norm(0.5), optax.adam(1e-3)),
+                 "cyclegan": optax.adam(1e-2),
                  "segmentation": optax.chain(optax.add_decayed_weights(1e-4),
                                              optax.sgd(0.1, momentum=0.9))}[name]
     return _single_model_step(name, models, data, transform)

@@ -6,7 +6,7 @@ functions, so ``T`` may be ``torch`` or ``lucid``:
 
 - ``build_style_transfer``: Johnson et al.'s fast style-transfer generator (reflection-padded
   convolutions, instance norm, residual blocks, upsampling by ``F.interpolate`` then a
-  convolution), trained with ``StepLR``;
+  convolution), trained with ``clip_grad_norm_`` and ``StepLR``;
 - ``build_pix2pix``: the pix2pix U-Net (strided convolutions, LeakyReLU, ConvTranspose2d,
   Dropout, skip connections by ``cat``) and its PatchGAN discriminator, trained with two Adam
   optimisers (``betas=(0.5, 0.999)``), BCE-with-logits and L1 losses and a linear-decay
@@ -96,8 +96,9 @@ def style_transfer_loss(T, model, x, target):
     return T.nn.functional.mse_loss(y, target) + 1e-2 * variation
 
 
-def style_transfer_step(T, model, data):
-    """Adam, and StepLR halving the learning rate every 2 steps."""
+def style_transfer_step(T, model, data, max_norm=0.5):
+    """Adam on gradients clipped to a total norm of ``max_norm``, and StepLR halving the
+    learning rate every 2 steps."""
     x, target = (T.tensor(a) for a in data)
     optimizer = T.optim.Adam(model.parameters(), lr=1e-3)
     scheduler = T.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
@@ -106,6 +107,7 @@ def style_transfer_step(T, model, data):
         optimizer.zero_grad()
         loss = style_transfer_loss(T, model, x, target)
         loss.backward()
+        T.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
         optimizer.step()
         scheduler.step()
         return loss.item()
@@ -392,9 +394,7 @@ def as_list(models):
 def copy_weights(source_models, target_models):
     """Load each source model's ``state_dict`` into the matching target (torch -> lucid)."""
     for source, target in zip(as_list(source_models), as_list(target_models), strict=True):
-        # NumPy copies: torch's training then writes into its own tensors only
-        target.load_state_dict({key: value.detach().numpy().copy() for key, value in
-                                source.state_dict().items()})
+        target.load_state_dict(source.state_dict())
 
 
 def eval_dropout(models):

@@ -120,9 +120,7 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
                  device: Any = None) -> None:
-        # a copy: jax 0.5's jnp.asarray aliases an aligned NumPy (or torch) buffer on CPU, so
-        # changing the source afterwards would change this tensor
-        array = jnp.array(_as_array(data), dtype=check_dtype(dtype))
+        array = jnp.asarray(_as_array(data), dtype=check_dtype(dtype))
         device = resolve_device(device)
         self._storage = _Storage(array if device is None else jax.device_put(array, device))
         self._node = None

@@ -12,12 +12,6 @@ import lucid.nn as nn
 import lucid.nn.functional as F
 
 
-def copy_weights(ours, theirs):
-    """torch's state into ``ours`` through NumPy copies: jax 0.5 can alias a torch buffer
-    that ``load_state_dict`` is given, and torch then updates running statistics in place."""
-    ours.load_state_dict({k: v.numpy().copy() for k, v in theirs.state_dict().items()})
-
-
 def check(ours, theirs, x, rng, rtol=1e-5, atol=1e-5):
     """Forward values, then input and parameter gradients under one random cotangent."""
     xs = lucid.tensor(x, requires_grad=True)
@@ -106,7 +100,7 @@ def test_module_matches_torch(case, rng):
     make, shape = MODULES[case]
     theirs, ours = make(torch), make(lucid)
     assert repr(ours) == repr(theirs)
-    copy_weights(ours, theirs)
+    ours.load_state_dict(theirs.state_dict())
     check(ours, theirs, rng.standard_normal(shape).astype(np.float32), rng)
 
 
@@ -123,7 +117,7 @@ def test_batch_norm_matches_torch_in_train_and_eval(kind, rng):
     with torch.no_grad():
         theirs.weight.uniform_(0.5, 1.5)
         theirs.bias.uniform_(-0.5, 0.5)
-    copy_weights(ours, theirs)
+    ours.load_state_dict(theirs.state_dict())
     for step in range(3):
         x = (rng.standard_normal(shape) * (step + 1) + step).astype(np.float32)
         check(ours, theirs, x, rng)
@@ -226,7 +220,7 @@ def test_conv_transpose_output_padding_error():
 def test_conv_transpose_output_size_matches_torch(output_size, rng):
     theirs = torch.nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1)
     ours = nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1)
-    copy_weights(ours, theirs)
+    ours.load_state_dict(theirs.state_dict())
     check(lambda x: ours(x, output_size=output_size),
           lambda x: theirs(x, output_size=output_size),
           rng.standard_normal((1, 2, 4, 4)).astype(np.float32), rng)
