@@ -2,7 +2,8 @@
 
 ``Tensor`` (with ``backward()``, ``.grad`` and in-place ops), the factories ``tensor``,
 ``randn``, ``rand``, ``zeros``, ``ones``, ``arange`` (and ``*_like``), ``cat``/``stack``,
-``manual_seed``, the thread-local grad mode
+``manual_seed``, ``device``, the functions that mirror Tensor methods (``tanh``, ``mean``,
+``where``, ``allclose``...), the thread-local grad mode
 (``no_grad``, ``enable_grad``, ``set_grad_enabled``), dtypes, :mod:`lucid.nn`,
 :mod:`lucid.optim`, and ``save``/``load`` (``.npz``, never pickle). The normalisation math is
 the core's (:mod:`lucid_jax`); this package holds state and records gradients.
@@ -36,6 +37,24 @@ from lucid._creation import (
     zeros,
     zeros_like,
 )
+from lucid._device import device
+from lucid._functions import (
+    abs,
+    allclose,
+    clamp,
+    exp,
+    flatten,
+    log,
+    matmul,
+    maximum,
+    mean,
+    minimum,
+    relu,
+    sigmoid,
+    sum,
+    tanh,
+    where,
+)
 from lucid._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from lucid._ops.shape import cat, stack
 from lucid._tensor import Tensor
@@ -54,6 +73,7 @@ __all__ = [
     "Tensor", "tensor", "from_numpy", "randn", "rand", "zeros", "ones", "arange", "zeros_like",
     "ones_like", "randn_like", "cat", "stack", "manual_seed", "autograd", "nn", "optim",
     "save", "load", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "enable_compilation_cache",
+    "enable_compilation_cache", "device", "relu", "tanh", "sigmoid", "exp", "log", "abs", "mean",
+    "sum", "clamp", "where", "flatten", "allclose", "maximum", "minimum", "matmul",
     "float16", "bfloat16", "float32", "float64", "int32", "int64", "bool_", "__version__",
 ]

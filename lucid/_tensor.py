@@ -17,12 +17,14 @@ import numpy as np
 
 from lucid._autograd import (
     _TENSOR,
+    _as_array,
     _no_aux,
     _Node,
     apply,
     owned_array,
     run_backward,
 )
+from lucid._device import device as _device
 from lucid._grad_mode import _MODE
 from lucid._ops.elementwise import ElementwiseMixin
 from lucid._ops.reduce import ReduceMixin
@@ -62,10 +64,11 @@ def check_dtype(dtype: Any) -> Any:
 
 
 def resolve_device(device: Any) -> jax.Device | None:
-    """``None`` (JAX's default), a ``jax.Device``, or a platform name (``"cpu"``, ``"gpu"``)."""
+    """``None`` (JAX's default), a ``jax.Device``, a :class:`lucid.device` or its name
+    (``"cpu"``, ``"cuda:0"``, ``"gpu"``, ``"tpu"``)."""
     if device is None or isinstance(device, jax.Device):
         return device
-    return jax.devices({"cuda": "gpu"}.get(str(device), str(device)))[0]
+    return _device(device).jax_device
 
 
 def check_create_graph(create_graph: bool) -> None:
@@ -307,7 +310,7 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
         Positional arguments may be a dtype, a device (``"cpu"``, a ``jax.Device``) or both.
         """
         for arg in args:
-            if isinstance(arg, str | jax.Device):
+            if isinstance(arg, str | jax.Device | _device):
                 device = arg
             else:
                 dtype = arg
@@ -344,8 +347,10 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
         return self.to(device="cpu")
 
     @property
-    def device(self) -> jax.Device:
-        return next(iter(self._data.devices()))
+    def device(self) -> _device:
+        """Where the data lives, as a :class:`lucid.device` (it compares equal to the
+        ``jax.Device`` too)."""
+        return _device.of(next(iter(self._data.devices())))
 
     # -- array protocol -----------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ _ADD, _SUB, _MUL, _DIV, _POW, _MATMUL = (_no_aux(op) for op in (
     jnp.add, jnp.subtract, jnp.multiply, jnp.true_divide, jnp.power, jnp.matmul))
 _NEG, _ABS, _SQRT, _EXP, _LOG, _TANH, _SIGMOID, _RELU = (_no_aux(op) for op in (
     jnp.negative, jnp.abs, jnp.sqrt, jnp.exp, jnp.log, jnp.tanh, jax.nn.sigmoid, jax.nn.relu))
+_MAXIMUM, _MINIMUM, _WHERE = (_no_aux(op) for op in (jnp.maximum, jnp.minimum, jnp.where))
 _EQ, _NE, _LT, _LE, _GT, _GE = (_no_aux(op) for op in (
     jnp.equal, jnp.not_equal, jnp.less, jnp.less_equal, jnp.greater, jnp.greater_equal))
 
@@ -114,6 +115,14 @@ class ElementwiseMixin:
 
     def relu(self) -> Any:
         return apply(_RELU, self)[0]
+
+    def maximum(self, other: Any) -> Any:
+        """The larger of ``self`` and ``other``, elementwise."""
+        return apply(_MAXIMUM, self, other)[0]
+
+    def minimum(self, other: Any) -> Any:
+        """The smaller of ``self`` and ``other``, elementwise."""
+        return apply(_MINIMUM, self, other)[0]
 
     def clamp(self, min: Any = None, max: Any = None) -> Any:
         """Values limited to ``[min, max]`` (either bound may be ``None``, not both)."""

@@ -1,5 +1,5 @@
 """Movement: ``reshape``/``view``, ``transpose``/``permute``, ``(un)squeeze``, ``flatten``,
-indexing, and ``cat``/``stack`` of several tensors.
+``flip``, ``repeat``/``expand``, ``split``/``chunk``, indexing, and ``cat``/``stack``.
 
 Every result is a new tensor (JAX arrays are values): ``x.view(...)`` and ``x[i]`` do not
 write through to ``x`` when changed in place afterwards, unlike PyTorch's views.
@@ -111,6 +111,21 @@ def _check_index(static: list, index_arrays: list, shape: tuple[int, ...]) -> No
 
 
 @functools.cache
+def _flipper(axes: tuple[int, ...]) -> Callable:
+    return lambda a: (jnp.flip(a, axes), None)
+
+
+@functools.cache
+def _tiler(reps: tuple[int, ...]) -> Callable:
+    return lambda a: (jnp.tile(a, reps), None)
+
+
+@functools.cache
+def _broadcaster(shape: tuple[int, ...]) -> Callable:
+    return lambda a: (jnp.broadcast_to(a, shape), None)
+
+
+@functools.cache
 def _joiner(join: str, axis: int) -> Callable:
     combine = {"cat": jnp.concatenate, "stack": jnp.stack}[join]
     return lambda *arrays: (combine(arrays, axis=axis), None)
@@ -156,6 +171,11 @@ class ShapeMixin:
     ((6, 4), (4, 2, 3), (4, 3, 2))
     >>> x.unsqueeze(0).shape, x[:, :1].squeeze(1).shape, x.flatten(1).shape
     ((1, 2, 3, 4), (2, 4), (2, 12))
+    >>> y = lucid.tensor([[1.0, 2.0, 3.0]])
+    >>> y.flip(1).tolist(), y.repeat(2, 1).shape, y.expand(2, -1).shape
+    ([[3.0, 2.0, 1.0]], (2, 3), (2, 3))
+    >>> [t.tolist() for t in y.chunk(2, dim=1)], [t.shape for t in y.split([1, 2], dim=1)]
+    ([[[1.0, 2.0]], [[3.0]]], [(1, 1), (1, 2)])
     """
 
     __slots__ = ()
@@ -204,3 +224,68 @@ class ShapeMixin:
     def __getitem__(self, index: Any) -> Any:
         static, index_arrays = _parse_index(index, self.shape)
         return apply(_indexer(static), self, *index_arrays)[0]
+
+    def flip(self, *dims: int) -> Any:
+        """The values in reverse order along each of ``dims``."""
+        axes = tuple(_axis(d, self.ndim) for d in _shape_args(dims))
+        return apply(_flipper(axes), self)[0]
+
+    def contiguous(self) -> Any:
+        """``self``: JAX arrays have no strides, so every tensor is contiguous."""
+        return self
+
+    def repeat(self, *sizes: int) -> Any:
+        """``self`` tiled ``sizes[i]`` times along each axis (new leading axes allowed)."""
+        sizes = _shape_args(sizes)
+        if len(sizes) < self.ndim:
+            raise RuntimeError("Number of dimensions of repeat dims can not be smaller than "
+                               "number of dimensions of tensor")
+        return apply(_tiler(sizes), self)[0]
+
+    def expand(self, *sizes: int) -> Any:
+        """``self`` broadcast to ``sizes`` (``-1`` keeps an axis; new axes go in front)."""
+        sizes = _shape_args(sizes)
+        if len(sizes) < self.ndim:
+            raise RuntimeError(f"expand(torch.FloatTensor{{{list(self.shape)}}}, size="
+                               f"{list(sizes)}): the number of sizes provided ({len(sizes)}) must "
+                               "be greater or equal to the number of dimensions in the tensor "
+                               f"({self.ndim})")
+        lead = len(sizes) - self.ndim
+        shape = tuple(self.shape[i - lead] if s == -1 and i >= lead else s
+                      for i, s in enumerate(sizes))
+        for i, (old, new) in enumerate(zip(self.shape, shape[lead:], strict=True)):
+            if old != new and old != 1:
+                raise RuntimeError(f"The expanded size of the tensor ({new}) must match the "
+                                   f"existing size ({old}) at non-singleton dimension {i + lead}."
+                                   f"  Target sizes: {list(sizes)}.  Tensor sizes: "
+                                   f"{list(self.shape)}")
+        return apply(_broadcaster(shape), self)[0]
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple:
+        """Pieces along ``dim``: each ``split_size`` long (the last shorter), or of the listed
+        sizes (which must add up to the axis)."""
+        dim = _axis(dim, self.ndim)
+        size = self.shape[dim]
+        if isinstance(split_size_or_sections, int):
+            step = split_size_or_sections
+            if step <= 0 and size:
+                raise RuntimeError("split_size can only be 0 if dimension size is 0, but got "
+                                   f"dimension size of {size}")
+            sections = [min(step, size - start) for start in range(0, size, step)]
+        else:
+            sections = [int(s) for s in split_size_or_sections]
+            if sum(sections) != size or min(sections, default=0) < 0:
+                raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to "
+                                   f"{size} (input tensor's size at dimension {dim}), but got "
+                                   f"split_sizes={sections}")
+        starts = np.cumsum([0, *sections])
+        lead = (slice(None),) * dim
+        return tuple(self[(*lead, slice(int(a), int(b)))]
+                     for a, b in zip(starts[:-1], starts[1:], strict=True))
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple:
+        """At most ``chunks`` pieces along ``dim``, each ``ceil(size / chunks)`` long."""
+        if chunks <= 0:
+            raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+        size = self.shape[_axis(dim, self.ndim)]
+        return self.split(max(-(-size // chunks), 1), dim)

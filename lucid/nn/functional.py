@@ -1,7 +1,8 @@
 """``lucid.nn.functional``: the functions behind the layers, on lucid tensors.
 
 ``instance_norm`` and ``adain`` call the core (:mod:`lucid_jax`); activations, ``linear``,
-``pad``, convolutions and losses live in :mod:`lucid.nn._functional`. Each is one cached,
+``pad``, convolutions, pooling, resampling, dropout, batch and group norm (on the core's
+moments) and losses live in :mod:`lucid.nn._functional`. Each is one cached,
 jitted kernel per setting, differentiable through the tape, never retraced for the same
 shapes and settings.
 """
@@ -18,13 +19,34 @@ import lucid_jax
 from lucid._autograd import apply
 from lucid._tensor import Tensor
 from lucid.nn._functional.activation import leaky_relu, linear, pad, relu, sigmoid, tanh
-from lucid.nn._functional.conv import conv1d, conv2d, conv3d
-from lucid.nn._functional.loss import cross_entropy, l1_loss, mse_loss
+from lucid.nn._functional.conv import (
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+)
+from lucid.nn._functional.dropout import dropout, dropout2d
+from lucid.nn._functional.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    mse_loss,
+    smooth_l1_loss,
+)
+from lucid.nn._functional.norm import batch_norm, group_norm
+from lucid.nn._functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from lucid.nn._functional.upsampling import interpolate
 
 __all__ = [
     "instance_norm", "adain", "relu", "leaky_relu", "tanh", "sigmoid", "softmax",
     "log_softmax", "linear", "pad", "conv1d", "conv2d", "conv3d", "mse_loss", "l1_loss",
-    "cross_entropy",
+    "cross_entropy", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "dropout",
+    "dropout2d", "binary_cross_entropy", "binary_cross_entropy_with_logits", "smooth_l1_loss",
+    "batch_norm", "group_norm", "adaptive_avg_pool2d", "avg_pool2d", "max_pool2d",
+    "interpolate",
 ]
 
 
@@ -127,6 +149,7 @@ def instance_norm(x: Tensor, running_mean: Tensor | None = None,
     >>> y.shape
     (4, 3, 64, 64)
     >>> mean, var = lucid.zeros(3), lucid.ones(3)
+    >>> _ = lucid.manual_seed(0)
     >>> _ = instance_norm(lucid.ones(2, 3, 4) * 5 + lucid.randn(2, 3, 4), mean, var)
     >>> bool((mean.numpy() > 0.4).all())                # moved towards the inputs' mean of ~5
     True

@@ -1,4 +1,4 @@
-"""``MSELoss``, ``L1Loss``, ``CrossEntropyLoss``: modules over :mod:`lucid.nn.functional`."""
+"""Loss modules over :mod:`lucid.nn.functional`: MSE, L1, smooth L1, cross entropy, BCE."""
 
 from __future__ import annotations
 
@@ -51,3 +51,47 @@ class CrossEntropyLoss(Module):
     def forward(self, input: Any, target: Any) -> Any:
         return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
                                self.label_smoothing)
+
+
+class BCEWithLogitsLoss(Module):
+    """Binary cross entropy of logits (see ``F.binary_cross_entropy_with_logits``).
+
+    >>> import lucid
+    >>> import lucid.nn as nn
+    >>> round(nn.BCEWithLogitsLoss()(lucid.zeros(2), lucid.ones(2)).item(), 4)
+    0.6931
+    """
+
+    def __init__(self, weight: Any = None, reduction: str = "mean",
+                 pos_weight: Any = None) -> None:
+        super().__init__()
+        self.register_buffer("weight", weight)
+        self.register_buffer("pos_weight", pos_weight)
+        self.reduction = reduction
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
+                                                  self.pos_weight)
+
+
+class BCELoss(Module):
+    """Binary cross entropy of probabilities (see ``F.binary_cross_entropy``)."""
+
+    def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
+        super().__init__()
+        self.register_buffer("weight", weight)
+        self.reduction = reduction
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.binary_cross_entropy(input, target, self.weight, self.reduction)
+
+
+class SmoothL1Loss(Module):
+    """Squared error below ``beta``, absolute error above (see ``F.smooth_l1_loss``)."""
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
+        super().__init__()
+        self.reduction, self.beta = reduction, beta
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.smooth_l1_loss(input, target, self.reduction, self.beta)

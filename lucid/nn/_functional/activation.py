@@ -106,6 +106,14 @@ def pad(input: Any, pad: tuple[int, ...], mode: str = "constant", value: float |
         raise NotImplementedError(f"Unrecognised padding mode {mode!r}; use one of "
                                   f"{sorted(_PAD_MODES)}")
     widths = pad_widths(tuple(pad), len(input.shape))
+    if mode == "reflect":
+        for dim in range(len(input.shape) - 1, len(input.shape) - 1 - len(pad) // 2, -1):
+            if max(widths[dim]) >= input.shape[dim]:
+                pair = len(input.shape) - 1 - dim
+                raise RuntimeError(f"Argument #{4 + 2 * pair}: Padding size should be less than "
+                                   "the corresponding input dimension, but got: padding "
+                                   f"{widths[dim]} at dimension {dim} of input "
+                                   f"{list(input.shape)}")
     return apply(_pad_kernel(widths, mode), input, jnp.asarray(value or 0.0))[0]
 
 

@@ -1,4 +1,5 @@
-"""Losses: ``mse_loss``, ``l1_loss``, ``cross_entropy``; each one fused kernel."""
+"""Losses: ``mse_loss``, ``l1_loss``, ``smooth_l1_loss``, ``cross_entropy``, the binary cross
+entropies; each one fused kernel."""
 
 from __future__ import annotations
 
@@ -118,3 +119,83 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
     kernel = _cross_entropy_kernel(reduction, int(ignore_index), float(label_smoothing),
                                    weight is not None, bool(probabilities))
     return apply(kernel, input, target, weight)[0]
+
+
+@functools.cache
+def _binary_kernel(kind: str, reduction: str, has_weight: bool, has_pos_weight: bool
+                   ) -> Callable:
+    """Binary cross entropy on probabilities (``"bce"``) or logits (``"logits"``), fused."""
+    def binary_cross_entropy(input, target, weight, pos_weight):
+        if kind == "logits":
+            # PyTorch's stable form: (1 - t) x + (1 + (pw - 1) t) (log1p(e^-|x|) + max(-x, 0))
+            softplus = jnp.log1p(jnp.exp(-jnp.abs(input))) + jnp.maximum(-input, 0)
+            scale = 1 + (pos_weight - 1) * target if has_pos_weight else 1
+            loss = (1 - target) * input + scale * softplus
+        else:  # PyTorch clamps each log at -100
+            loss = -(target * jnp.maximum(jnp.log(input), -100)
+                     + (1 - target) * jnp.maximum(jnp.log1p(-input), -100))
+        loss = loss * weight if has_weight else loss
+        return _reduce(loss, reduction).astype(input.dtype), None
+    return binary_cross_entropy
+
+
+def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None,
+                                     reduction: str = "mean", pos_weight: Any = None) -> Any:
+    """Binary cross entropy of logits against targets in ``[0, 1]``, computed stably.
+
+    As ``torch.nn.functional.binary_cross_entropy_with_logits``: ``weight`` rescales each
+    element, ``pos_weight`` the positive term (per class, broadcast along the last axis).
+
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> round(F.binary_cross_entropy_with_logits(lucid.zeros(3), lucid.ones(3)).item(), 4)
+    0.6931
+    """
+    _check_reduction(reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Target size (torch.Size({list(target.shape)})) must be the same as "
+                         f"input size (torch.Size({list(input.shape)}))")
+    kernel = _binary_kernel("logits", reduction, weight is not None, pos_weight is not None)
+    return apply(kernel, input, target, weight, pos_weight)[0]
+
+
+def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
+                         reduction: str = "mean") -> Any:
+    """Binary cross entropy of probabilities, each log clamped at -100, as PyTorch.
+
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> round(F.binary_cross_entropy(lucid.tensor([0.5, 0.5]), lucid.ones(2)).item(), 4)
+    0.6931
+    """
+    _check_reduction(reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Using a target size (torch.Size({list(target.shape)})) that is "
+                         f"different to the input size (torch.Size({list(input.shape)})) is "
+                         "deprecated. Please ensure they have the same size.")
+    kernel = _binary_kernel("bce", reduction, weight is not None, False)
+    return apply(kernel, input, target, weight, None)[0]
+
+
+@functools.cache
+def _smooth_l1_kernel(reduction: str, beta: float) -> Callable:
+    def smooth_l1(input, target):
+        diff = jnp.abs(input - target)
+        loss = diff if beta == 0 else jnp.where(diff < beta, 0.5 * diff * diff / beta,
+                                                diff - 0.5 * beta)
+        return _reduce(loss, reduction), None
+    return smooth_l1
+
+
+def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Any:
+    """Squared error below ``beta``, absolute error above it (Huber's shape), as PyTorch.
+
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> F.smooth_l1_loss(lucid.tensor([0.5, 3.0]), lucid.zeros(2), reduction="none").tolist()
+    [0.125, 2.5]
+    """
+    _check_reduction(reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    return apply(_smooth_l1_kernel(reduction, float(beta)), input, target)[0]

@@ -1,0 +1,113 @@
+"""The ``lucid.*`` functions that mirror Tensor methods (``lucid.tanh(x)`` is ``x.tanh()``),
+plus ``where`` and ``allclose``. Each goes through the same cached kernel as the method."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lucid._autograd import _as_array, apply
+from lucid._ops.elementwise import _WHERE
+from lucid._tensor import Tensor
+
+
+def _tensor(value: Any) -> Tensor:
+    return value if isinstance(value, Tensor) else Tensor(value)
+
+
+def tanh(input: Any) -> Tensor:
+    """The hyperbolic tangent, elementwise.
+
+    >>> import lucid
+    >>> lucid.tanh(lucid.zeros(2)).tolist(), lucid.exp(lucid.zeros(1)).tolist()
+    ([0.0, 0.0], [1.0])
+    """
+    return _tensor(input).tanh()
+
+
+def relu(input: Any) -> Tensor:
+    """``max(input, 0)``, elementwise."""
+    return _tensor(input).relu()
+
+
+def sigmoid(input: Any) -> Tensor:
+    """``1 / (1 + exp(-input))``, elementwise."""
+    return _tensor(input).sigmoid()
+
+
+def exp(input: Any) -> Tensor:
+    return _tensor(input).exp()
+
+
+def log(input: Any) -> Tensor:
+    return _tensor(input).log()
+
+
+def abs(input: Any) -> Tensor:  # noqa: A001  (PyTorch's name)
+    return _tensor(input).abs()
+
+
+def mean(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """The mean over ``dim`` (all axes by default).
+
+    >>> import lucid
+    >>> lucid.mean(lucid.tensor([[1.0, 3.0]]), dim=1).tolist(), lucid.sum(lucid.ones(2)).item()
+    ([2.0], 2.0)
+    """
+    return _tensor(input).mean(dim=dim, keepdim=keepdim)
+
+
+def sum(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return _tensor(input).sum(dim=dim, keepdim=keepdim)
+
+
+def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """Values limited to ``[min, max]``.
+
+    >>> import lucid
+    >>> lucid.clamp(lucid.tensor([-2.0, 0.5, 2.0]), -1, 1).tolist()
+    [-1.0, 0.5, 1.0]
+    """
+    return _tensor(input).clamp(min, max)
+
+
+def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    return _tensor(input).flatten(start_dim, end_dim)
+
+
+def maximum(input: Any, other: Any) -> Tensor:
+    """The larger of the two, elementwise (the gradient goes to the larger; a tie splits it
+    evenly, as in PyTorch)."""
+    return _tensor(input).maximum(other)
+
+
+def minimum(input: Any, other: Any) -> Tensor:
+    return _tensor(input).minimum(other)
+
+
+def matmul(input: Any, other: Any) -> Tensor:
+    return _tensor(input).matmul(other)
+
+
+def where(condition: Any, input: Any, other: Any) -> Tensor:
+    """``input`` where ``condition`` is true, else ``other`` (broadcast together).
+
+    >>> import lucid
+    >>> x = lucid.tensor([-1.0, 2.0])
+    >>> lucid.where(x > 0, x, 0.0).tolist()
+    [0.0, 2.0]
+    """
+    return apply(_WHERE, condition, input, other)[0]
+
+
+def allclose(input: Any, other: Any, rtol: float = 1e-5, atol: float = 1e-8,
+             equal_nan: bool = False) -> bool:
+    """Whether ``|input - other| <= atol + rtol * |other|`` everywhere (a Python bool).
+
+    >>> import lucid
+    >>> lucid.allclose(lucid.ones(2), lucid.ones(2) + 1e-9)
+    True
+    """
+    return bool(np.allclose(np.asarray(_as_array(input)), np.asarray(_as_array(other)),
+                            rtol=rtol, atol=atol, equal_nan=equal_nan))

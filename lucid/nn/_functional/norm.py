@@ -1,0 +1,133 @@
+"""``batch_norm`` and ``group_norm`` on the core's accurate moments (:mod:`lucid_jax._stats`).
+
+Batch norm reduces over every axis but the channels; group norm over each group of channels
+and the spatial axes. Both normalise with the core's ``normalize`` (statistics in >= float32,
+a shifted variance, the closed-form derivative), so no second copy of the moment math exists.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from lucid._autograd import apply
+from lucid_jax import _stats
+
+
+def _channel_shape(x: jax.Array) -> tuple[int, ...]:
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+@functools.cache
+def _batch_norm_kernel(training: bool, update: bool, eps: float, has_weight: bool,
+                       has_bias: bool) -> Callable:
+    """``(x, running_mean, running_var, weight, bias, factor) -> (y, new running stats)``.
+
+    With ``update``, ``factor`` (traced) is the weight of the new batch in the running
+    statistics' update (PyTorch's momentum, or ``1/n`` for the cumulative average).
+    """
+    def batch_norm(x, running_mean, running_var, weight, bias, factor):
+        shape = _channel_shape(x)
+        w = weight.reshape(shape) if has_weight else None
+        b = bias.reshape(shape) if has_bias else None
+        axes = (0, *range(2, x.ndim))
+        if training:
+            y = _stats.normalize(x, w, b, None, axes, None, eps)
+        else:
+            stats_dtype = _stats.compute_dtype(x.dtype)
+            inv = jax.lax.rsqrt(running_var.astype(stats_dtype).reshape(shape) + eps)
+            y = _stats.affine((x - running_mean.reshape(shape)) * inv, w, b)
+        new_stats = None
+        if update:
+            stats = _stats.moments(jax.lax.stop_gradient(x), axes)
+            count = x.size // x.shape[1]
+            mean = stats.mean.reshape(-1)
+            var = stats.var.reshape(-1) * (count / max(count - 1, 1))
+            new_stats = tuple((old + factor * (new - old)).astype(old.dtype)
+                              for old, new in ((running_mean, mean), (running_var, var)))
+        return y.astype(x.dtype), new_stats
+    return batch_norm
+
+
+def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None,
+               bias: Any = None, training: bool = False, momentum: float = 0.1,
+               eps: float = 1e-5) -> Any:
+    """Batch normalisation of ``(N, C, *)`` over all axes but ``C``, as PyTorch.
+
+    With ``training`` the batch's statistics normalise and, when given, ``running_mean`` and
+    ``running_var`` move towards them (the variance unbiased) in place; otherwise the running
+    statistics normalise.
+
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> mean, var = lucid.zeros(2), lucid.ones(2)
+    >>> y = F.batch_norm(lucid.randn(64, 2) * 3 + 5, mean, var, training=True)
+    >>> bool(abs(y.mean(dim=0)).max() < 1e-5), bool((mean.numpy() > 0.3).all())
+    (True, True)
+    """
+    return batch_norm_update(input, running_mean, running_var, weight, bias, training, eps,
+                             momentum)
+
+
+def batch_norm_update(input: Any, running_mean: Any, running_var: Any, weight: Any, bias: Any,
+                      training: bool, eps: float, factor: float | None) -> Any:
+    """``batch_norm`` whose update gives the new batch the weight ``factor`` (``None``: no
+    update); every check runs before anything is written."""
+    shape = tuple(input.shape)
+    if training:
+        if shape[0] * math.prod(shape[2:]) == 1:
+            raise ValueError("Expected more than 1 value per channel when training, got input "
+                             f"size torch.Size({list(shape)})")
+    else:
+        for name, value in (("running_mean", running_mean), ("running_var", running_var)):
+            if value is None:
+                raise RuntimeError(f"{name} must be defined in evaluation mode")
+    for name, value in (("running_mean", running_mean), ("running_var", running_var),
+                        ("weight", weight), ("bias", bias)):
+        if value is not None and tuple(value.shape) != (shape[1],):
+            raise RuntimeError(f"{name} should contain {shape[1]} elements not "
+                               f"{math.prod(value.shape)}")
+    update = bool(training) and running_mean is not None and factor is not None
+    kernel = _batch_norm_kernel(bool(training), update, float(eps), weight is not None,
+                                bias is not None)
+    output, new_stats = apply(kernel, input, running_mean, running_var, weight, bias,
+                              jnp.asarray(factor if update else 0.0, jnp.float32))
+    if new_stats is not None:
+        running_mean._data, running_var._data = new_stats
+    return output
+
+
+@functools.cache
+def _group_norm_kernel(groups: int, eps: float, has_weight: bool, has_bias: bool) -> Callable:
+    def group_norm(x, weight, bias):
+        grouped = x.reshape(x.shape[0], groups, -1)
+        y = _stats.normalize(grouped, None, None, None, (2,), None, eps).reshape(x.shape)
+        shape = _channel_shape(x)
+        y = _stats.affine(y, weight.reshape(shape) if has_weight else None,
+                          bias.reshape(shape) if has_bias else None)
+        return y.astype(x.dtype), None
+    return group_norm
+
+
+def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None,
+               eps: float = 1e-5) -> Any:
+    """Normalise each group of ``C // num_groups`` channels of each sample, as PyTorch.
+
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> y = F.group_norm(lucid.randn(2, 4, 3) * 5 + 1, 2)
+    >>> bool(abs(y.reshape(2, 2, 6).mean(dim=2)).max() < 1e-5)
+    True
+    """
+    shape = tuple(input.shape)
+    if len(shape) < 2 or shape[1] % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by "
+                           f"num_groups, but got input of shape {list(shape)} and num_groups="
+                           f"{num_groups}")
+    return apply(_group_norm_kernel(int(num_groups), float(eps), weight is not None,
+                                    bias is not None), input, weight, bias)[0]
