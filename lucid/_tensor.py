@@ -17,7 +17,6 @@ import numpy as np
 
 from lucid._autograd import (
     _TENSOR,
-    _as_array,
     _no_aux,
     _Node,
     apply,
