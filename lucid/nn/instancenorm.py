@@ -26,9 +26,10 @@ from lucid.nn.module import (
     UninitializedParameter,
     _Uninitialized,
 )
+from lucid.nn.normalization import RunningStats
 
 
-class _InstanceNormBase(Module):
+class _InstanceNormBase(RunningStats, Module):
     """State, checks and forward shared by every instance-normalisation module."""
 
     spatial_dims: int  # declared by each concrete class
@@ -107,14 +108,6 @@ class _InstanceNormBase(Module):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, bias={self.bias is not None}, "
                 f"track_running_stats={self.track_running_stats}")
-
-    def reset_running_stats(self) -> None:
-        """Running statistics back to ``mean 0, var 1`` and ``num_batches_tracked`` to 0."""
-        if self.track_running_stats:
-            with no_grad():
-                self.running_mean.zero_()
-                self.running_var.fill_(1.0)
-                self.num_batches_tracked.zero_()
 
     def reset_parameters(self) -> None:
         """Running statistics reset, ``weight`` to 1 and ``bias`` to 0."""

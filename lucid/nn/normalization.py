@@ -17,6 +17,19 @@ from lucid.nn._functional.norm import batch_norm_update, group_norm
 from lucid.nn.module import Module, Parameter
 
 
+class RunningStats:
+    """``reset_running_stats`` for the layers that hold ``running_mean``, ``running_var`` and
+    ``num_batches_tracked`` when ``track_running_stats`` (PyTorch's ``_NormBase``)."""
+
+    def reset_running_stats(self) -> None:
+        """Running statistics back to ``mean 0, var 1`` and ``num_batches_tracked`` to 0."""
+        if self.track_running_stats:
+            with no_grad():
+                self.running_mean.zero_()
+                self.running_var.fill_(1.0)
+                self.num_batches_tracked.zero_()
+
+
 class _Affine(Module):
     """Per-channel parameters at ``weight = 1, bias = 0`` (``None`` when switched off)."""
 
@@ -40,7 +53,7 @@ class _Affine(Module):
                 self.bias.zero_()
 
 
-class _BatchNorm(_Affine):
+class _BatchNorm(RunningStats, _Affine):
     """Batch normalisation over every axis but the channels (axis 1)."""
 
     ranks: tuple[int, ...]  # the input ranks each concrete class accepts
@@ -83,14 +96,6 @@ class _BatchNorm(_Affine):
         if update:
             self.num_batches_tracked._data = self.num_batches_tracked._data + 1
         return output
-
-    def reset_running_stats(self) -> None:
-        """Running statistics back to ``mean 0, var 1`` and ``num_batches_tracked`` to 0."""
-        if self.track_running_stats:
-            with no_grad():
-                self.running_mean.zero_()
-                self.running_var.fill_(1.0)
-                self.num_batches_tracked.zero_()
 
     def reset_parameters(self) -> None:
         """Running statistics reset, ``weight`` to 1 and ``bias`` to 0."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _torch_check import check
 
 import lucid
 import lucid.nn as nn
@@ -14,21 +15,6 @@ import lucid.nn.functional as F
 def copy_weights(ours, theirs):
     """Give ``ours`` the torch module's parameters (through load_state_dict)."""
     ours.load_state_dict(theirs.state_dict())
-
-
-def check_module(ours, theirs, x, rng, rtol=1e-5, atol=1e-5):
-    """Forward values, input and parameter gradients under a random cotangent agree."""
-    xs = lucid.tensor(x, requires_grad=True)
-    xt = torch.tensor(x, requires_grad=True)
-    out, ref = ours(xs), theirs(xt)
-    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=rtol, atol=atol)
-    cotangent = rng.standard_normal(tuple(ref.shape)).astype(np.float32)
-    out.backward(cotangent)
-    ref.backward(torch.tensor(cotangent))
-    np.testing.assert_allclose(xs.grad, xt.grad.numpy(), rtol=rtol, atol=atol)
-    for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters(),
-                                 strict=True):
-        np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=rtol, atol=atol, err_msg=name)
 
 
 CONVS = {
@@ -54,7 +40,7 @@ def test_linear_and_convolutions_match_torch(case, rng):
     theirs, ours = make(torch), make(lucid)
     assert repr(ours) == repr(theirs)
     copy_weights(ours, theirs)
-    check_module(ours, theirs, rng.standard_normal(shape).astype(np.float32), rng)
+    check(ours, theirs, rng.standard_normal(shape).astype(np.float32), rng)
 
 
 ACTIVATIONS = {
@@ -74,7 +60,7 @@ def test_activations_and_sequential_match_torch(name, rng):
     theirs, ours = ACTIVATIONS[name](torch), ACTIVATIONS[name](lucid)
     assert repr(ours) == repr(theirs)
     copy_weights(ours, theirs)
-    check_module(ours, theirs, rng.standard_normal((3, 4)).astype(np.float32), rng)
+    check(ours, theirs, rng.standard_normal((3, 4)).astype(np.float32), rng)
 
 
 def test_in_place_activations_write_into_their_input_like_torch():
