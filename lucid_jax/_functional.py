@@ -1,7 +1,9 @@
-"""The normalisation math: ``instance_norm``, the running-statistics update, ``adain``.
+"""The public normalisation functions: ``instance_norm``, ``instance_moments``, the
+running-statistics update and ``adain``.
 
-This is the only place in the project that normalises. The Flax modules and the ``lucid``
-facade declare parameters and state, then call these functions.
+They validate their arguments (``_checks.py``) and compose the arithmetic of ``_stats.py``
+(moments, and ``standardize`` with its custom JVP). The Flax modules and the ``lucid`` facade
+declare parameters and state, then call these functions.
 
 Each public function validates its Python arguments and calls a jitted kernel, so eager calls
 reuse one compiled program per shape and setting; inside a caller's ``jit``, ``grad``,
@@ -19,7 +21,7 @@ import jax.numpy as jnp
 from lucid_jax import _checks
 from lucid_jax._checks import AxisName
 from lucid_jax._compat import axis_size
-from lucid_jax._stats import affine, compute_dtype, moments, normalize
+from lucid_jax._stats import affine, compute_dtype, moments, standardize
 
 ChannelAxis = int | Sequence[int]
 
@@ -159,7 +161,7 @@ def _instance_norm(x, running_mean, running_var, weight, bias, mask, *, use_inpu
         bias = _broadcast_param(bias, x, channels, dtype)
     if use_input_stats:
         _check_input_stats(x, channels, axis_name, edge_cases)
-        y = normalize(x, weight, bias, _checks.as_mask(mask, x, channels), reduce_axes,
+        y = standardize(x, weight, bias, _checks.as_mask(mask, x, channels), reduce_axes,
                       axis_name, eps)
     else:
         _checks.check_running_stats(running_mean, running_var)

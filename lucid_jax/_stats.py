@@ -159,7 +159,7 @@ def moments(x: jax.Array, reduce_axes: tuple[int, ...], mask: jax.Array | None =
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(4, 5, 6))
-def normalize(x: jax.Array, weight: jax.Array | None, bias: jax.Array | None,
+def standardize(x: jax.Array, weight: jax.Array | None, bias: jax.Array | None,
               mask: jax.Array | None, reduce_axes: tuple[int, ...], axis_name: AxisName,
               eps: float) -> jax.Array:
     """``(x - mean) / sqrt(var + eps) * weight + bias`` per instance, in the statistics' dtype.
@@ -196,7 +196,7 @@ def _standardized(x, mask, reduce_axes, axis_name, eps) -> tuple[jax.Array, Mome
     return stats.centre(x.astype(inv.dtype)) * inv, stats, inv
 
 
-@normalize.defjvp
+@standardize.defjvp
 def _normalize_jvp(reduce_axes, axis_name, eps, primals, tangents):
     x, weight, bias, mask = primals
     y, stats, inv = _standardized(x, mask, reduce_axes, axis_name, eps)

@@ -79,7 +79,7 @@ def _instance_norm_kernel(use_input_stats: bool, momentum: float | None, eps: fl
     in PyTorch, an unused momentum is never an error). ``unbatched`` adds and removes the
     batch axis (PyTorch's ``(C, *spatial)`` input).
     """
-    def normalize(x, running_mean, running_var, weight, bias):
+    def kernel(x, running_mean, running_var, weight, bias):
         batched = x[None] if unbatched else x
         output = lucid_jax.instance_norm(batched, running_mean, running_var, weight, bias,
                                          use_input_stats, eps=eps)
@@ -88,10 +88,10 @@ def _instance_norm_kernel(use_input_stats: bool, momentum: float | None, eps: fl
             new_stats = lucid_jax.update_running_stats(jax.lax.stop_gradient(batched),
                                                        running_mean, running_var, momentum)
         return (output[0] if unbatched else output), new_stats
-    return normalize
+    return kernel
 
 
-def normalize(x: Any, running_mean: Tensor | None, running_var: Tensor | None,
+def instance_norm_updating_stats(x: Any, running_mean: Tensor | None, running_var: Tensor | None,
               weight: Any, bias: Any, use_input_stats: bool, momentum: float, eps: float,
               unbatched: bool = False) -> Tensor:
     """Instance-normalise ``x`` and write the new running statistics into the given tensors.
@@ -154,8 +154,9 @@ def instance_norm(x: Tensor, running_mean: Tensor | None = None,
     >>> bool((mean.numpy() > 0.4).all())                # moved towards the inputs' mean of ~5
     True
     """
-    return normalize(x, running_mean, running_var, weight, bias, use_input_stats,
-                     0.0 if momentum is None else momentum, eps)
+    return instance_norm_updating_stats(x, running_mean, running_var, weight, bias,
+                                        use_input_stats, 0.0 if momentum is None else momentum,
+                                        eps)
 
 
 @functools.cache

@@ -18,7 +18,7 @@ import numpy as np
 from lucid._autograd import _as_array
 from lucid._grad_mode import no_grad
 from lucid._tensor import Tensor, check_dtype, resolve_device
-from lucid.nn.functional import normalize
+from lucid.nn.functional import instance_norm_updating_stats
 from lucid.nn.module import (
     Module,
     Parameter,
@@ -101,8 +101,9 @@ class _InstanceNormBase(RunningStats, Module):
             )
         use_input_stats = self.training or not self.track_running_stats
         momentum = 0.0 if self.momentum is None else self.momentum
-        return normalize(x, self.running_mean, self.running_var, self.weight, self.bias,
-                         use_input_stats, momentum, self.eps, unbatched)
+        return instance_norm_updating_stats(x, self.running_mean, self.running_var,
+                                            self.weight, self.bias, use_input_stats, momentum,
+                                            self.eps, unbatched)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

@@ -1,7 +1,7 @@
 """``batch_norm`` and ``group_norm`` on the core's accurate moments (:mod:`lucid_jax._stats`).
 
 Batch norm reduces over every axis but the channels; group norm over each group of channels
-and the spatial axes. Both normalise with the core's ``normalize`` (statistics in >= float32,
+and the spatial axes. Both normalise with the core's ``standardize`` (statistics in >= float32,
 a shifted variance, the closed-form derivative), so no second copy of the moment math exists.
 """
 
@@ -37,7 +37,7 @@ def _batch_norm_kernel(training: bool, update: bool, eps: float, has_weight: boo
         b = bias.reshape(shape) if has_bias else None
         axes = (0, *range(2, x.ndim))
         if training:
-            y = _stats.normalize(x, w, b, None, axes, None, eps)
+            y = _stats.standardize(x, w, b, None, axes, None, eps)
         else:
             stats_dtype = _stats.compute_dtype(x.dtype)
             inv = jax.lax.rsqrt(running_var.astype(stats_dtype).reshape(shape) + eps)
@@ -106,7 +106,7 @@ def batch_norm_update(input: Any, running_mean: Any, running_var: Any, weight: A
 def _group_norm_kernel(groups: int, eps: float, has_weight: bool, has_bias: bool) -> Callable:
     def group_norm(x, weight, bias):
         grouped = x.reshape(x.shape[0], groups, -1)
-        y = _stats.normalize(grouped, None, None, None, (2,), None, eps).reshape(x.shape)
+        y = _stats.standardize(grouped, None, None, None, (2,), None, eps).reshape(x.shape)
         shape = _channel_shape(x)
         y = _stats.affine(y, weight.reshape(shape) if has_weight else None,
                           bias.reshape(shape) if has_bias else None)
