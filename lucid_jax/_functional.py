@@ -118,7 +118,7 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
 
     A constant instance with ``eps=0`` normalises to 0, and one whose squared deviations
     overflow (values of 1e19 and up in float32) to 0, as in PyTorch, even where the
-    instance's sum overflows too (tested with values of 1e37 over 1000 elements).
+    instance's sum overflows float32 too.
 
     Returns:
       An array of ``x``'s shape and dtype; statistics are computed in at least float32.

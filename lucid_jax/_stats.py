@@ -85,9 +85,9 @@ def _shifted_moments(x, shift, reduce_axes, mask, axis_name, divisor, prescale=F
     With ``prescale`` each value is divided by ``divisor`` before it is summed, so a mean stays
     finite where the plain sum of ``|x - shift|`` would pass float32's 3.4e38.
     """
-    # The barrier hands each reduction its own copy of the small shift array. Without it XLA's
-    # CPU backend materialises the broadcast shifted input once and reads it twice: measured
-    # 0.60-0.72 ms instead of 0.48-0.62 ms on (8, 32, 64, 64).
+    # The barrier hands each reduction its own copy of the small shift array, so that XLA fuses
+    # ``x - shift`` into each reduction instead of materialising it once and reading it twice
+    # (benchmarks/README.md, "without the barrier").
     for_sum, for_squares = jax.lax.optimization_barrier((shift, shift))
     scale = 1 / divisor if prescale else 1
     sum_shifted, = _sums(((x - for_sum) * scale,), reduce_axes, mask, axis_name)
@@ -125,9 +125,8 @@ def moments(x: jax.Array, reduce_axes: tuple[int, ...], mask: jax.Array | None =
         mean_shifted, var = _shifted_moments(x, shift, reduce_axes, None, None, count)
 
         def refine():
-            # Where the sum overflowed (values ~1e37 over ~1000 elements), the mean of the
-            # prescaled values is the shift (one more pass, only then); prescaling keeps the
-            # second pass finite too.
+            # Where the sum overflowed float32, the mean of the prescaled values replaces the
+            # shift (one more pass, only then); prescaling keeps the second pass finite too.
             mean = shift + mean_shifted
             better = jax.lax.stop_gradient(jax.lax.cond(
                 jnp.all(jnp.isfinite(mean)), lambda: mean,

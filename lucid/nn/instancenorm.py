@@ -166,11 +166,9 @@ class InstanceNorm2d(_InstanceNormBase):
     __doc__ = _DOC.format(rank=4, shape="(N, C, H, W)", unbatched="(C, H, W)",
                           axes="H x W positions", name="InstanceNorm2d", example_channels=16,
                           example_shape=(4, 16, 8, 8)) + """
-The legacy lucid page for this class prints ``±1.2247, 0`` for the input
-``[[1, 2, 3], [4, 5, 6]]`` (per channel): those numbers normalise each row over W alone, and its
-printed non-zero gradient of ``output.backward()`` cannot be right either, since every
-normalised slice sums to a constant. The formula above gives PyTorch's numbers and a zero
-gradient:
+The example of lucid's older page for this class, with the formula's (PyTorch's) numbers and
+the zero gradient of a sum of normalised values (the README's semantics table says why that
+page's printed numbers differ):
 
 >>> from lucid import Tensor
 >>> input_tensor = Tensor([[[[1., 2., 3.], [4., 5., 6.]],
