@@ -160,7 +160,7 @@ def _broadcasts(shape: tuple[int, ...], x_shape: tuple[int, ...]) -> bool:
         return False
 
 
-def mask_shape(mask_shape: tuple[int, ...], x_shape: tuple[int, ...],
+def mask_shape(shape: tuple[int, ...], x_shape: tuple[int, ...],
                channels: tuple[int, ...]) -> tuple[int, ...]:
     """The mask rule, for the core and both Flax modules: the mask's shape with the input's
     rank (size-1 axes where it broadcasts), or a ``ValueError``.
@@ -178,22 +178,22 @@ def mask_shape(mask_shape: tuple[int, ...], x_shape: tuple[int, ...],
     would). A mask of the input's rank has one reading, NumPy's.
     """
     ndim = len(x_shape)
-    numpy_reading = (1,) * (ndim - len(mask_shape)) + tuple(mask_shape)
+    numpy_reading = (1,) * (ndim - len(shape)) + tuple(shape)
     batch_first = None
-    if len(mask_shape) == ndim - len(channels) and len(mask_shape) < ndim:
-        sizes = iter(mask_shape)
+    if len(shape) == ndim - len(channels) and len(shape) < ndim:
+        sizes = iter(shape)
         batch_first = tuple(1 if a in channels else next(sizes) for a in range(ndim))
         if not _broadcasts(batch_first, x_shape):
             batch_first = None
     fix = _insert_axes_hint(channels, ndim)
-    if len(mask_shape) > ndim or not _broadcasts(numpy_reading, x_shape):
+    if len(shape) > ndim or not _broadcasts(numpy_reading, x_shape):
         hint = (f"; it looks like a mask without the channel axes: use {fix}"
                 if batch_first is not None else "")
-        raise ValueError(f"mask of shape {tuple(mask_shape)} cannot be broadcast to the input's "
+        raise ValueError(f"mask of shape {tuple(shape)} cannot be broadcast to the input's "
                          f"shape {x_shape}{hint}")
     if batch_first is not None and batch_first != numpy_reading:
         raise ValueError(
-            f"mask of shape {tuple(mask_shape)} is ambiguous on the input of shape {x_shape}: "
+            f"mask of shape {tuple(shape)} is ambiguous on the input of shape {x_shape}: "
             f"NumPy aligns its trailing axes, reading it as {numpy_reading}, but it also fits "
             f"as a mask without the channel axes, {batch_first}. Give it the input's rank: "
             f"{fix} for the mask without the channel axes, mask.reshape({numpy_reading}) "

@@ -162,7 +162,7 @@ def _instance_norm(x, running_mean, running_var, weight, bias, mask, *, use_inpu
     if use_input_stats:
         _check_input_stats(x, channels, axis_name, edge_cases)
         y = standardize(x, weight, bias, _checks.as_mask(mask, x, channels), reduce_axes,
-                      axis_name, eps)
+                        axis_name, eps)
     else:
         _checks.check_running_stats(running_mean, running_var)
         _checks.check_param("running_mean", running_mean, x, channels, per_sample=False)
