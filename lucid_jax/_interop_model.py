@@ -44,6 +44,7 @@ from lucid_jax._interop_common import (
     nnx_path,
     to_numpy,
 )
+from lucid_jax._momentum import flax_momentum
 
 _TORCH_NAME = {"kernel": "weight", **{flax: torch for torch, flax in PARAMS + STATS}}
 _SUPPORTED = ("Conv, ConvTranspose, Linear/Dense, and normalisation layers holding "
@@ -288,8 +289,6 @@ def _same(a, b) -> bool:
 def _mismatches(torch_module, flax_module) -> list[str]:
     """``'<PyTorch> vs <Flax>: construct it with <fix>'`` for each normalisation setting in
     which the Flax layer would compute something else than the PyTorch one."""
-    from lucid_jax._momentum import flax_momentum
-
     found = []
     if not _same(float(torch_module.eps), float(flax_module.epsilon)):
         found.append(f"eps {torch_module.eps} in PyTorch, epsilon {flax_module.epsilon} in "
@@ -373,10 +372,8 @@ def _nnx_layers(model):
 
 def _nnx_norms(model, rename: Rename) -> list[tuple[str, Any]]:
     """``(PyTorch module path, module)`` of every normalisation layer of an NNX ``model``."""
-    from flax import nnx
-
-    return [(_torch_path(parts, False, rename), node) for parts, node in nnx.iter_graph(model)
-            if isinstance(node, nnx.Module) and hasattr(node, "epsilon")]
+    return [(_torch_path(parts, False, rename), node) for parts, node in iter_modules(model)
+            if hasattr(node, "epsilon")]
 
 
 def torch_to_nnx(state_dict, model, *, rename: Rename = None, strict: bool = True,
