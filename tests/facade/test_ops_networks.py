@@ -383,3 +383,34 @@ def test_loss_modules_and_errors(rng):
         F.smooth_l1_loss(lucid.ones(3), lucid.ones(3), beta=-1)
     with pytest.raises(ValueError, match="elementwise is not a valid value for reduction"):
         F.binary_cross_entropy(lucid.ones(3) * 0.5, lucid.ones(3), reduction="elementwise")
+
+
+@pytest.mark.parametrize("target", [[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], ids=["agree", "opposite"])
+def test_binary_cross_entropy_gradient_at_saturated_probabilities_is_torchs(target):
+    """Probabilities of exactly 0 or 1 (a float32 sigmoid saturates there) keep PyTorch's
+    finite gradients for input and target, not the NaN of 0 * inf."""
+    x = np.array([1.0, 0.0, 0.5], np.float32)
+    t = np.array(target, np.float32)
+    ours_x, ours_t = lucid.tensor(x, requires_grad=True), lucid.tensor(t, requires_grad=True)
+    torch_x, torch_t = torch.tensor(x, requires_grad=True), torch.tensor(t, requires_grad=True)
+    loss = F.binary_cross_entropy(ours_x, ours_t)
+    reference = torch.nn.functional.binary_cross_entropy(torch_x, torch_t)
+    loss.backward()
+    reference.backward()
+    np.testing.assert_allclose(float(loss), float(reference), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(ours_x.grad), torch_x.grad.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(ours_t.grad), torch_t.grad.numpy(), rtol=1e-5)
+
+
+def test_avg_pool_divisor_override_zero_is_torchs_error():
+    for lib in (torch, lucid):
+        with pytest.raises(RuntimeError, match="divisor must be not zero"):
+            lib.nn.functional.avg_pool2d(lib.ones(1, 1, 4, 4), 2, divisor_override=0)
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (1, 1, 2, 2, 2, 2)])
+def test_interpolate_refuses_ranks_torch_refuses(shape):
+    message = rf"Only 3D, 4D and 5D input Tensors supported \(got {len(shape)}D\)"
+    for lib in (torch, lucid):
+        with pytest.raises(NotImplementedError, match=message):
+            lib.nn.functional.interpolate(lib.ones(*shape), scale_factor=2)

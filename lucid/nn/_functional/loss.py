@@ -121,6 +121,32 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
     return apply(kernel, input, target, weight)[0]
 
 
+def _clamped_logs(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``log(x)`` and ``log(1 - x)``, each clamped at -100 as PyTorch clamps them."""
+    return jnp.maximum(jnp.log(x), -100), jnp.maximum(jnp.log1p(-x), -100)
+
+
+@jax.custom_vjp
+def _bce_elementwise(x: jax.Array, t: jax.Array) -> jax.Array:
+    """Binary cross entropy of probabilities ``x`` against targets ``t``, per element, with
+    PyTorch's backward: ``(x - t) / max(x (1 - x), 1e-12)``, finite where ``x`` is exactly 0
+    or 1 (the derivative of the clamped logs would be 0 * inf = NaN there)."""
+    log_x, log_1mx = _clamped_logs(x)
+    return -(t * log_x + (1 - t) * log_1mx)
+
+
+def _bce_forward(x, t):
+    return _bce_elementwise(x, t), (x, t)
+
+
+def _bce_backward(residuals, g):
+    x, t = residuals  # the target's gradient uses unclamped logs, as PyTorch's does
+    return g * (x - t) / jnp.maximum(x * (1 - x), 1e-12), g * (jnp.log1p(-x) - jnp.log(x))
+
+
+_bce_elementwise.defvjp(_bce_forward, _bce_backward)
+
+
 @functools.cache
 def _binary_kernel(kind: str, reduction: str, has_weight: bool, has_pos_weight: bool
                    ) -> Callable:
@@ -131,9 +157,8 @@ def _binary_kernel(kind: str, reduction: str, has_weight: bool, has_pos_weight: 
             softplus = jnp.log1p(jnp.exp(-jnp.abs(input))) + jnp.maximum(-input, 0)
             scale = 1 + (pos_weight - 1) * target if has_pos_weight else 1
             loss = (1 - target) * input + scale * softplus
-        else:  # PyTorch clamps each log at -100
-            loss = -(target * jnp.maximum(jnp.log(input), -100)
-                     + (1 - target) * jnp.maximum(jnp.log1p(-input), -100))
+        else:
+            loss = _bce_elementwise(input, target)
         loss = loss * weight if has_weight else loss
         return _reduce(loss, reduction).astype(input.dtype), None
     return binary_cross_entropy

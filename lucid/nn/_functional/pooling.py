@@ -44,7 +44,7 @@ def _output_size(size: int, kernel: int, stride: int, pad: int, dilation: int,
 
 def _windows(input: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
              ceil_mode: bool) -> tuple:
-    """``(kernel, stride, pads, out)`` per spatial axis, checked as PyTorch does."""
+    """``(kernel, stride, pads, dilation)`` per spatial axis, checked as PyTorch does."""
     kernel = _tuple(kernel_size, 2)
     stride = kernel if stride is None or stride == [] else _tuple(stride, 2)
     pad, dilation = _tuple(padding, 2), _tuple(dilation, 2)
@@ -138,6 +138,8 @@ def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     [[[[2.5, 4.5], [10.5, 12.5]]]]
     """
     _pool_rank("avg", input)
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
     kernel, stride, pads, _ = _windows(input, kernel_size, stride, padding, 1, ceil_mode)
     padding = tuple((p, p) for p in _tuple(padding, 2))
     return apply(_avg_pool_kernel(kernel, stride, pads, padding, bool(count_include_pad),

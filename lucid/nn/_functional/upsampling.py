@@ -95,6 +95,9 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
     [[[1.0, 1.5, 2.0]]]
     """
     ndim = len(input.shape)
+    if ndim not in (3, 4, 5):
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported "
+                                  f"(got {ndim}D) for the modes: {_MODES} (got {mode})")
     if mode == "nearest":
         if align_corners is not None:
             raise ValueError("align_corners option can only be set with the interpolating "
