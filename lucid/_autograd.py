@@ -178,15 +178,17 @@ def run_backward(roots: tuple[_Node, ...], seeds: tuple, targets: tuple[_Node, .
         grads = (None,) * len(wanted)
     starts = tuple(position[id(root)] for root in roots)
     results = _backward(structure, starts, ones, wanted, pullbacks, arrays, grads)
-    if not retain_graph:
+    if targets is None:  # accumulated into the existing .grad tensors, as PyTorch does
+        for leaf, grad in zip(leaves, results, strict=True):
+            if leaf.grad is None:
+                leaf.grad = grad
+            else:
+                leaf.grad._data = grad
+    if not retain_graph:  # freed once everything else has succeeded
         for node in order:
             if node.leaf is None and jax.tree_util.tree_leaves(node.pullback):
                 node.pullback = None
-    if targets is not None:
-        return tuple(results)
-    for leaf, grad in zip(leaves, results, strict=True):
-        leaf.grad = grad
-    return None
+    return None if targets is None else tuple(results)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))

@@ -13,6 +13,7 @@ from lucid._tensor import Tensor
 
 
 def _tensor(value: Any) -> Tensor:
+    """``value`` itself if it is a Tensor, else a new (copied) Tensor of it."""
     return value if isinstance(value, Tensor) else Tensor(value)
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
+
+import jax
+import numpy as np
 
 from lucid._autograd import run_backward
 from lucid._tensor import Tensor, check_create_graph, seed_for
 
 
 def _as_tuple(value: Any) -> tuple:
-    return (value,) if isinstance(value, Tensor) else tuple(value)
+    """One tensor or array as a 1-tuple; a sequence of them as a tuple."""
+    return (value,) if isinstance(value, Tensor | np.ndarray | jax.Array) else tuple(value)
 
 
 def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
@@ -36,6 +41,9 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
                                "have a grad_fn")
     if any(tensor._node is None for tensor in inputs):
         raise RuntimeError("One of the differentiated Tensors does not require grad")
+    for output, seed in zip(outputs, grad_outputs, strict=True):
+        if seed is None and math.prod(output.shape) != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
     seeds = tuple(seed_for(o, g) for o, g in zip(outputs, grad_outputs, strict=True))
     results = run_backward(tuple(o._node for o in outputs), seeds,
                            tuple(t._node for t in inputs), bool(retain_graph))

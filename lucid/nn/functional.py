@@ -17,6 +17,7 @@ import jax
 
 import lucid_jax
 from lucid._autograd import apply
+from lucid._functions import _tensor
 from lucid._tensor import Tensor
 from lucid.nn._functional.activation import leaky_relu, linear, pad, relu, sigmoid, tanh
 from lucid.nn._functional.conv import (
@@ -64,10 +65,6 @@ def softmax(input: Any, dim: int) -> Tensor:
 def log_softmax(input: Any, dim: int) -> Tensor:
     """``input.log_softmax(dim)``: log-probabilities along ``dim``, computed stably."""
     return _tensor(input).log_softmax(dim)
-
-
-def _tensor(value: Any) -> Tensor:
-    return value if isinstance(value, Tensor) else Tensor(value)
 
 
 @functools.cache

@@ -89,7 +89,7 @@ class _BatchNorm(RunningStats, _Affine):
         update = self.training and self.track_running_stats
         factor = self.momentum
         if update and self.momentum is None:  # the cumulative average of every batch so far
-            factor = 1.0 / (int(self.num_batches_tracked.item()) + 1)
+            factor = 1.0 / (self.num_batches_tracked._data + 1)  # on the device: no sync
         output = batch_norm_update(input, self.running_mean, self.running_var, self.weight,
                                    self.bias, self.training or not self.track_running_stats,
                                    self.eps, factor if update else None)

@@ -219,3 +219,31 @@ def test_clip_grad_value_matches_torch(rng):
         out.append([p.grad.numpy() for p in params])
     for mine, theirs in zip(*out, strict=True):
         np.testing.assert_array_equal(mine, theirs)
+
+
+def test_autograd_grad_needs_grad_outputs_for_a_non_scalar_output():
+    for lib in (torch, lucid):
+        x = lib.ones(2, requires_grad=True)
+        with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar"):
+            lib.autograd.grad(x * 2, x)
+
+
+@pytest.mark.parametrize("as_array", [np.asarray, lambda a: a], ids=["numpy", "tensor"])
+def test_autograd_grad_takes_one_array_as_the_grad_output(as_array):
+    ours = lucid.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    theirs = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    cotangent = np.array([0.5, -1.0, 2.0], np.float32)
+    [g] = lucid.autograd.grad(ours * ours, ours, as_array(lucid.tensor(cotangent)))
+    [h] = torch.autograd.grad(theirs * theirs, theirs, torch.tensor(cotangent))
+    np.testing.assert_allclose(np.asarray(g), h.numpy())
+
+
+def test_backward_accumulates_into_the_existing_grad_tensor():
+    """A reference to ``p.grad`` taken before the second backward sees the sum, as in torch."""
+    for lib in (torch, lucid):
+        p = lib.tensor([1.0, 2.0], requires_grad=True)
+        (p * 3).sum().backward()
+        held = p.grad
+        (p * 2).sum().backward()
+        assert held is p.grad
+        np.testing.assert_allclose(np.asarray(held), [5.0, 5.0])

@@ -414,3 +414,11 @@ def test_interpolate_refuses_ranks_torch_refuses(shape):
     for lib in (torch, lucid):
         with pytest.raises(NotImplementedError, match=message):
             lib.nn.functional.interpolate(lib.ones(*shape), scale_factor=2)
+
+
+def test_batch_norm_needs_both_running_statistics_or_neither():
+    for lib in (torch, lucid):
+        mean = lib.zeros(3)
+        with pytest.raises(ValueError, match="must either both be None or neither be None"):
+            lib.nn.functional.batch_norm(lib.ones(2, 3), mean, None, training=True)
+        np.testing.assert_array_equal(np.asarray(mean), 0)
