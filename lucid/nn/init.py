@@ -8,6 +8,7 @@ field``, ``fan_out = size(0) * receptive field``.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 from lucid._creation import generator
@@ -111,6 +112,14 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
+def _zero_elements(tensor: Tensor) -> bool:
+    """PyTorch's Kaiming initialisers leave a zero-element tensor alone, with a warning."""
+    if 0 in tuple(tensor.shape):
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return True
+    return False
+
+
 def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu") -> Tensor:
     """``U(±gain * sqrt(3 / fan))`` (He et al.), ``fan`` by ``mode``.
@@ -121,6 +130,8 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
     >>> bool(abs(w).max().item() <= (6 / (32 * 9)) ** 0.5)
     True
     """
+    if _zero_elements(tensor):
+        return tensor
     fan = _fan(tensor, mode)
     bound = math.sqrt(3.0) * calculate_gain(nonlinearity, a) / math.sqrt(fan)
     return uniform_(tensor, -bound, bound)
@@ -129,6 +140,8 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
 def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu") -> Tensor:
     """``N(0, gain**2 / fan)`` (He et al.), ``fan`` by ``mode``."""
+    if _zero_elements(tensor):
+        return tensor
     fan = _fan(tensor, mode)
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))
 

@@ -77,3 +77,12 @@ def test_init_errors_are_torchs(lib):
         lib.kaiming_uniform_(zeros(3, 4), nonlinearity="gelu")
     with pytest.raises(ValueError, match="negative_slope 0.1x not a valid number"):
         lib.calculate_gain("leaky_relu", "0.1x")
+
+
+@pytest.mark.parametrize("name", ["kaiming_uniform_", "kaiming_normal_"])
+@pytest.mark.parametrize("shape", [(0, 5), (0, 0)])
+def test_kaiming_on_a_zero_element_tensor_warns_and_does_nothing(name, shape):
+    for lib in (torch, lucid):
+        tensor = lib.zeros(*shape)
+        with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
+            assert getattr(lib.nn.init, name)(tensor, mode="fan_out") is tensor
