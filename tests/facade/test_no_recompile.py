@@ -43,6 +43,13 @@ def compilations(run) -> int:
     return len(_compiles)
 
 
+def test_the_compile_counter_sees_a_compilation():
+    """The control: a function never compiled before is counted, so a zero below means
+    nothing compiled (not that the event went unseen)."""
+    fresh = jax.jit(lambda x: x * 3.25 + 0.125)
+    assert compilations(lambda: fresh(np.ones(7, np.float32))) > 0
+
+
 @pytest.mark.parametrize("backwards", [1, 2], ids=["one_backward", "two_backwards"])
 @pytest.mark.parametrize("name", list(OPTIMISERS))
 def test_steps_after_the_first_compile_nothing(rng, name, backwards):

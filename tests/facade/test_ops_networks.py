@@ -158,6 +158,7 @@ def test_functional_norms_and_their_errors(rng):
           lambda t: torch.nn.functional.batch_norm(t, torch_mean, torch_var, torch.tensor(w),
                                                    torch.tensor(b), training=True,
                                                    momentum=0.3), x, rng)
+    np.testing.assert_allclose(ours_mean.numpy(), torch_mean.numpy(), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(ours_var.numpy(), torch_var.numpy(), rtol=1e-6)
     check(lambda t: F.group_norm(t, 2, lucid.tensor(w), lucid.tensor(b)),
           lambda t: torch.nn.functional.group_norm(t, 2, torch.tensor(w), torch.tensor(b)),
@@ -316,6 +317,10 @@ def test_dropout_scales_survivors_and_seeds(p, channels):
     np.testing.assert_allclose(np.asarray(x.grad), cotangent * values, rtol=1e-6)
     _ = lucid.manual_seed(3)
     np.testing.assert_array_equal(layer(x).numpy(), values)  # the same seed, the same mask
+    if 0 < p < 1:  # another seed, or the next draw, is another mask
+        assert not np.array_equal(layer(x).numpy(), values)
+        _ = lucid.manual_seed(4)
+        assert not np.array_equal(layer(x).numpy(), values)
     np.testing.assert_array_equal(layer.eval()(x).numpy(), x.numpy())
 
 

@@ -78,7 +78,7 @@ def batch_norm_update(input: Any, running_mean: Any, running_var: Any, weight: A
                       training: bool, eps: float, factor: float | None) -> Any:
     """``batch_norm`` whose update gives the new batch the weight ``factor`` (``None``: no
     update); every check runs before anything is written."""
-    if (running_mean is None) != (running_var is None):
+    if training and (running_mean is None) != (running_var is None):  # PyTorch checks in training
         raise ValueError("running_mean and running_var must either both be None or neither be "
                          "None")
     shape = tuple(input.shape)
