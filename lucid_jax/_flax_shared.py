@@ -60,11 +60,11 @@ FOLLOWS_FLAX = """\
     ``feature_axes`` covering every non-batch axis) or a single element normalises to 0, so
     the output is ``bias``, and it leaves the running statistics unchanged; a ``mask`` may
     be a float array (nonzero is valid). An instance the mask leaves empty also gives
-    ``bias`` (``{flax_class}`` gives NaN). One deliberate difference: a lower-rank ``mask``
-    is read NumPy's way (trailing axes) only where no other reading fits; one that also fits
-    as a mask without the channel axes (``(N, H, W)`` on ``(N, H, W, C)`` with N == C) is
-    refused with the fix, ``mask[..., None]``, instead of silently aligning with the wrong
-    axes.
+    ``bias`` (``{flax_class}`` gives NaN).
+    One deliberate difference: a lower-rank ``mask`` is read NumPy's way (trailing axes) only
+    where no other reading fits; one that also fits as a mask without the channel axes
+    (``(N, H, W)`` on ``(N, H, W, C)`` with N == C) is refused with the fix,
+    ``mask[..., None]``, instead of silently aligning with the wrong axes.
 """
 
 
