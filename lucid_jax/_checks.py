@@ -19,36 +19,38 @@ from lucid_jax._compat import axis_size
 AxisName = str | tuple[str, ...] | None
 
 
-def channel_axes(ndim: int, channel_axis: int | Sequence[int]) -> tuple[int, ...]:
-    """Normalise ``channel_axis`` to sorted non-negative axes of an ``ndim``-array.
+def channel_axes(ndim: int, axes: int | Sequence[int], *, argument: str = "channel_axis",
+                 merge_repeats: bool = False) -> tuple[int, ...]:
+    """Sorted non-negative channel axes of an ``ndim``-array, for the core's ``channel_axis``
+    and the Flax modules' ``feature_axes`` (``argument`` names it in the messages).
 
-    Axis 0 is the batch axis; at least one axis must be left to reduce over.
+    Axis 0 is the batch axis and never a channel axis. A repeated axis is an error unless
+    ``merge_repeats`` (Flax's rule: the axes are a set).
     """
-    requested = (channel_axis,) if isinstance(channel_axis, int | np.integer) else channel_axis
+    requested = (axes,) if isinstance(axes, int | np.integer) else axes
     if (isinstance(requested, str) or not isinstance(requested, Sequence)
             or not all(isinstance(a, int | np.integer) and not isinstance(a, bool)
                        for a in requested)):
-        raise ValueError(
-            f"channel_axis must be an int or a sequence of ints, got {channel_axis!r}"
-        )
+        raise ValueError(f"{argument} must be an int or a sequence of ints, got {axes!r}")
     if not requested:
-        raise ValueError("channel_axis must name at least one axis, got an empty sequence")
-    axes = []
-    for a in requested:
-        if not -ndim <= a < ndim:
-            raise ValueError(
-                f"channel_axis {a} is out of range for an input of rank {ndim} "
-                f"(expected an axis in [{-ndim}, {ndim - 1}])"
-            )
-        axes.append(a % ndim)
-    if 0 in axes:
+        raise ValueError(f"{argument} must name at least one axis, got an empty sequence")
+    if not all(-ndim <= a < ndim for a in requested):
         raise ValueError(
-            f"channel_axis {channel_axis!r} includes axis 0, the batch axis; "
-            "expected the channel axis among axes 1.. (e.g. 1 for NCHW, -1 for NHWC)"
+            f"{argument}={axes!r} is out of range for an input of rank {ndim} "
+            f"(expected axes in [{-ndim}, {ndim - 1}])"
         )
-    if len(set(axes)) != len(axes):
-        raise ValueError(f"channel_axis {channel_axis!r} names the same axis twice")
-    return tuple(sorted(axes))
+    canonical = [int(a) % ndim for a in requested]
+    if 0 in canonical:
+        # The first sentence is Flax's own, so code written against Flax still matches it.
+        raise ValueError(
+            "The channel axes cannot include the leading dimension as this is assumed to be "
+            f"the batch axis. {argument}={axes!r} includes axis 0 of a rank-{ndim} input; "
+            "instance normalisation normalises each example separately, so name the channel "
+            f"axis (e.g. {argument}=-1 for NHWC)"
+        )
+    if len(set(canonical)) != len(canonical) and not merge_repeats:
+        raise ValueError(f"{argument}={axes!r} names the same axis twice")
+    return tuple(sorted(set(canonical)))
 
 
 EDGE_CASES = ("torch", "flax")

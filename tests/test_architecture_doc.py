@@ -18,7 +18,7 @@ def test_every_cited_path_exists():
 
 
 def test_the_shorthand_file_names_exist_where_the_table_puts_them():
-    """Table rows write ``_flax_common.py`` after ``lucid_jax/linen.py``: check those too."""
+    """Table rows write ``_flax_shared.py`` after ``lucid_jax/linen.py``: check those too."""
     text = PAGE.read_text()
     for name in re.findall(r"`(_\w+\.py)`", text):
         assert any(ROOT.glob(f"lucid*/**/{name}")), name
