@@ -29,12 +29,11 @@ from collections.abc import Iterable
 from numbers import Integral, Real
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 from flax.linen import dtypes
 
 from lucid_jax._compat import require_flax
-from lucid_jax._functional import instance_norm, update_running_stats
+from lucid_jax._functional import instance_norm, instance_norm_and_update
 from lucid_jax._momentum import torch_momentum
 
 require_flax()  # both Flax modules import this one: an ImportError below the floor
@@ -162,13 +161,13 @@ def apply(x, *, scale, bias, mean, var, use_running_average: bool, update: bool,
     x = jnp.asarray(x)
     x = x.astype(jnp.promote_types(x.dtype, out_dtype))
     mask = flax_mask(mask)
-    y = instance_norm(x, mean, var, scale, bias, use_input_stats=not use_running_average,
-                      eps=epsilon, channel_axis=axes, mask=mask, axis_name=axis_name,
-                      edge_cases="flax")
     new_stats = None
     if update and not use_running_average:
-        new_stats = update_running_stats(
-            jax.lax.stop_gradient(x), mean, var, torch_momentum(momentum),
-            channel_axis=axes, mask=mask, axis_name=axis_name, batch_axis_name=batch_axis_name,
-            edge_cases="flax")
+        y, new_stats = instance_norm_and_update(
+            x, mean, var, scale, bias, torch_momentum(momentum), epsilon, channel_axis=axes,
+            mask=mask, axis_name=axis_name, batch_axis_name=batch_axis_name, edge_cases="flax")
+    else:
+        y = instance_norm(x, mean, var, scale, bias, use_input_stats=not use_running_average,
+                          eps=epsilon, channel_axis=axes, mask=mask, axis_name=axis_name,
+                          edge_cases="flax")
     return y.astype(out_dtype), new_stats
