@@ -109,13 +109,13 @@ def layout(x: jax.Array, channel_axis: int | Sequence[int], edge_cases: str = "t
                   feature_shape(x, channels))
 
 
-def check_param(name: str, value: Any, x: jax.Array, channels: tuple[int, ...],
+def check_param(name: str, value: Any, x: jax.Array, layout: Layout,
                 per_sample: bool) -> None:
     """``value`` has shape ``(C,)`` (or ``(N, C)`` when ``per_sample`` is allowed)."""
     if value is None:
         return
     shape = tuple(np.shape(value))
-    features = feature_shape(x, channels)
+    features = layout.features
     allowed = [features] + ([(x.shape[0], *features)] if per_sample else [])
     if shape not in allowed:
         expected = " or ".join(str(s) for s in allowed)

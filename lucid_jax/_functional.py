@@ -79,7 +79,7 @@ class _Call(NamedTuple):
     running: tuple[jax.Array, jax.Array] | None  # (mean, var) of shape (C,), as given
     axis_name: AxisName
 
-    def moments(self) -> Moments:
+    def input_moments(self) -> Moments:
         """The per-instance moments of ``x`` (reduced axes kept)."""
         return moments(self.x, self.layout.reduce_axes, self.mask, self.axis_name)
 
@@ -112,14 +112,14 @@ def _resolve(x: ArrayLike, *, channel_axis: ChannelAxis, edge_cases: str = "torc
     x = jnp.asarray(x)
     layout = _checks.layout(x, channel_axis, edge_cases)
     channels = layout.channels
-    _checks.check_param("weight", weight, x, channels, per_sample=True)
-    _checks.check_param("bias", bias, x, channels, per_sample=True)
+    _checks.check_param("weight", weight, x, layout, per_sample=True)
+    _checks.check_param("bias", bias, x, layout, per_sample=True)
     resolved_running = None
     if running is not None:
         running_mean, running_var = running
         _checks.check_running_stats(running_mean, running_var)
-        _checks.check_param("running_mean", running_mean, x, channels, per_sample=False)
-        _checks.check_param("running_var", running_var, x, channels, per_sample=False)
+        _checks.check_param("running_mean", running_mean, x, layout, per_sample=False)
+        _checks.check_param("running_var", running_var, x, layout, per_sample=False)
         resolved_running = (jnp.asarray(running_mean), jnp.asarray(running_var))
     _checks.check_axis_name(batch_axis_name, "batch_axis_name")
     if input_stats:
@@ -141,7 +141,7 @@ def _updated(call: _Call, momentum: float | None, batch_axis_name: AxisName,
     running_mean, running_var = call.running_stats()
     if momentum is None or momentum == 0.0:
         return running_mean, running_var
-    return running_stats_update(call.moments() if stats is None else stats,
+    return running_stats_update(call.input_moments() if stats is None else stats,
                                 call.layout.reduce_axes, running_mean, running_var, momentum,
                                 batch_axis_name)
 
@@ -256,7 +256,7 @@ def instance_moments(x: ArrayLike, *, channel_axis: ChannelAxis = 1,
 def _instance_moments(x: ArrayLike, mask: ArrayLike | None, *, channel_axis: ChannelAxis,
                       axis_name: AxisName, unbiased: bool) -> tuple[jax.Array, jax.Array]:
     call = _resolve(x, channel_axis=channel_axis, mask=mask, axis_name=axis_name)
-    stats = call.moments()
+    stats = call.input_moments()
     return call.squeeze(stats.mean), call.squeeze(stats.unbiased_var if unbiased else stats.var)
 
 
@@ -397,7 +397,7 @@ def _adain(content: ArrayLike, style: ArrayLike, content_mask: ArrayLike | None,
     _checks.check_adain(content, style, channel_axis)
     styled = _resolve(style, channel_axis=channel_axis, mask=style_mask, axis_name=axis_name)
     call = _resolve(content, channel_axis=channel_axis, mask=content_mask, axis_name=axis_name)
-    style_stats = styled.moments()
+    style_stats = styled.input_moments()
     style_mean = styled.squeeze(style_stats.mean)
     style_std = jnp.sqrt(styled.squeeze(style_stats.var) + eps)
     if style.shape[0] != content.shape[0]:  # one style for every content image
