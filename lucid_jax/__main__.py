@@ -9,6 +9,8 @@ from __future__ import annotations
 import platform
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -34,9 +36,9 @@ def self_check() -> list[tuple[str, float, float]]:
             expected = reference.instance_norm(x, weight=weight, bias=bias)
             error = float(np.abs(np.asarray(out, np.float64) - expected).max())
             results.append((f"float32 {shape} offset {offset:g}", error, TOLERANCE["float32"]))
-    x = jnp.asarray(rng.standard_normal((2, 8, 16, 16)) + 2, jnp.bfloat16)
-    out = lucid_jax.instance_norm(x, weight=jnp.ones(8), bias=jnp.zeros(8))
-    expected = reference.instance_norm(np.asarray(x, np.float64), weight=np.ones(8))
+    low = jnp.asarray(rng.standard_normal((2, 8, 16, 16)) + 2, jnp.bfloat16)
+    out = lucid_jax.instance_norm(low, weight=jnp.ones(8), bias=jnp.zeros(8))
+    expected = reference.instance_norm(np.asarray(low, np.float64), weight=np.ones(8))
     error = float(np.abs(np.asarray(out, np.float64) - expected).max())
     results.append(("bfloat16 (2, 8, 16, 16)", error, TOLERANCE["bfloat16"]))
 
@@ -48,7 +50,7 @@ def self_check() -> list[tuple[str, float, float]]:
     return results
 
 
-def median_time(fn, *args, repeats: int = 30) -> float:
+def median_time(fn: Callable[..., Any], *args: Any, repeats: int = 30) -> float:
     jax.block_until_ready(fn(*args))
     times = []
     for _ in range(repeats):

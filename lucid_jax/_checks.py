@@ -8,7 +8,7 @@ compiled. Messages state the invariant, the value received and what was expected
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -64,20 +64,25 @@ def check_edge_cases(edge_cases: Any) -> None:
         )
 
 
+def _count(channel_axis: int | Sequence[int]) -> int:
+    """How many channel axes ``channel_axis`` names (before it is validated)."""
+    if isinstance(channel_axis, str) or not isinstance(channel_axis, Sequence):
+        return 1
+    return len(channel_axis)
+
+
 def check_input(x: jax.Array, channel_axis: int | Sequence[int],
                 edge_cases: str = "torch") -> None:
     """``x`` is floating point with a batch axis, the channel axes and >= 1 spatial axis.
 
     With ``edge_cases="flax"`` no spatial axis is needed (Flax accepts ``(N, C)``).
     """
-    several = isinstance(channel_axis, Sequence) and not isinstance(channel_axis, str)
-    channels = channel_axis if several else (channel_axis,)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise ValueError(
             f"instance_norm expects a floating-point input, got dtype {x.dtype}; "
             "cast it first, e.g. x.astype(jnp.float32)"
         )
-    expected = (2 if edge_cases == "torch" else 1) + len(channels)
+    expected = (2 if edge_cases == "torch" else 1) + _count(channel_axis)
     if x.ndim < expected:
         layout = "(N, C, *spatial)" if edge_cases == "torch" else "(N, C)"
         raise ValueError(
@@ -90,13 +95,29 @@ def feature_shape(x: jax.Array, channels: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(x.shape[a] for a in channels)
 
 
-def check_param(name: str, value: Any, x: jax.Array, channels: tuple[int, ...],
+class Layout(NamedTuple):
+    """Where an input's axes are: axis 0 the batch, ``channels`` the features, the rest reduced."""
+
+    channels: tuple[int, ...]  # sorted, non-negative
+    reduce_axes: tuple[int, ...]  # every axis but 0 and the channels
+    features: tuple[int, ...]  # the input's sizes on ``channels``: the parameters' shape
+
+
+def layout(x: jax.Array, channel_axis: int | Sequence[int], edge_cases: str = "torch") -> Layout:
+    """The layout of ``x`` (:func:`check_input`, then :func:`channel_axes`)."""
+    check_input(x, channel_axis, edge_cases)
+    channels = channel_axes(x.ndim, channel_axis)
+    return Layout(channels, tuple(a for a in range(1, x.ndim) if a not in channels),
+                  feature_shape(x, channels))
+
+
+def check_param(name: str, value: Any, x: jax.Array, layout: Layout,
                 per_sample: bool) -> None:
     """``value`` has shape ``(C,)`` (or ``(N, C)`` when ``per_sample`` is allowed)."""
     if value is None:
         return
     shape = tuple(np.shape(value))
-    features = feature_shape(x, channels)
+    features = layout.features
     allowed = [features] + ([(x.shape[0], *features)] if per_sample else [])
     if shape not in allowed:
         expected = " or ".join(str(s) for s in allowed)
@@ -118,6 +139,15 @@ def check_reduced_size(x: jax.Array, channels: tuple[int, ...], shards: int = 1)
             f"{tuple(x.shape)} ({size} element per instance); use running statistics "
             "(use_input_stats=False) or a larger input"
         )
+
+
+def check_input_stats(x: jax.Array, channels: tuple[int, ...], axis_name: AxisName,
+                      edge_cases: str) -> None:
+    """Statistics taken from ``x``, possibly split across ``axis_name``: the axis is bound, and
+    under PyTorch's rule each instance has more than one element."""
+    check_axis_name(axis_name)
+    if edge_cases == "torch":
+        check_reduced_size(x, channels, 1 if axis_name is None else axis_size(axis_name))
 
 
 def check_running_stats(running_mean: Any, running_var: Any) -> None:
@@ -269,8 +299,7 @@ def check_adain(content: jax.Array, style: jax.Array,
 
     Returns the channel axes.
     """
-    several = isinstance(channel_axis, Sequence) and not isinstance(channel_axis, str)
-    rank = 2 + (len(channel_axis) if several else 1)
+    rank = 2 + _count(channel_axis)
     for name, x in (("content", content), ("style", style)):
         if not jnp.issubdtype(x.dtype, jnp.floating):
             raise ValueError(

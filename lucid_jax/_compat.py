@@ -10,6 +10,7 @@ this module looks at versions or probes for APIs. It does not import flax at imp
 from __future__ import annotations
 
 import functools
+import importlib
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -84,8 +85,8 @@ SHARD_MAP_TRACKS_VARYING = hasattr(jax, "shard_map")
 # jax < 0.7 has no jax.enable_x64 context manager (jax.experimental.enable_x64 before it).
 if hasattr(jax, "enable_x64"):
     enable_x64: Callable[..., Any] = jax.enable_x64
-else:
-    from jax.experimental import enable_x64  # noqa: F401
+else:  # imported by name: the newest jax (which mypy reads) has no jax.experimental.enable_x64
+    enable_x64 = importlib.import_module("jax.experimental").enable_x64
 
 
 # jax < 0.6 has no explicit sharding in types (jax.typeof, jax.sharding.AxisType): no array

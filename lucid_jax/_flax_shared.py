@@ -4,7 +4,7 @@ the calls into the core, for ``InstanceNorm``, ``AdaIN`` and ``ConditionalInstan
 Each module only declares its variables (Linen ``self.param``/``self.variable``, NNX
 ``nnx.Param``/``nnx.BatchStat``) and hands them to :func:`apply` (``InstanceNorm``),
 :func:`conditional_instance_norm` or :func:`adain`; the math is
-:func:`lucid_jax.instance_norm`, :func:`lucid_jax.update_running_stats` and
+:func:`lucid_jax.instance_norm`, :func:`lucid_jax.instance_norm_and_update` and
 :func:`lucid_jax.adain`.
 
 How Flax's fields map to the core:
@@ -47,7 +47,7 @@ from jax.typing import ArrayLike
 from lucid_jax._checks import channel_axes
 from lucid_jax._compat import require_flax
 from lucid_jax._functional import adain as _adain
-from lucid_jax._functional import instance_norm, update_running_stats
+from lucid_jax._functional import instance_norm, instance_norm_and_update
 from lucid_jax._momentum import torch_momentum
 
 require_flax()  # both Flax modules import this one: an ImportError below the floor
@@ -163,15 +163,15 @@ def apply(x: ArrayLike, *, scale: jax.Array | None, bias: jax.Array | None,
     x = jnp.asarray(x)
     x = x.astype(jnp.promote_types(x.dtype, out_dtype))
     valid = None if mask is None else jnp.asarray(mask) != 0
-    y = instance_norm(x, mean, var, scale, bias, use_input_stats=not use_running_average,
-                      eps=epsilon, channel_axis=axes, mask=valid, axis_name=axis_name,
-                      edge_cases="flax")
     new_stats = None
     if momentum is not None and not use_running_average:
-        new_stats = update_running_stats(
-            jax.lax.stop_gradient(x), mean, var, torch_momentum(momentum),
-            channel_axis=axes, mask=valid, axis_name=axis_name,
-            batch_axis_name=batch_axis_name, edge_cases="flax")
+        y, new_stats = instance_norm_and_update(
+            x, mean, var, scale, bias, torch_momentum(momentum), epsilon, channel_axis=axes,
+            mask=valid, axis_name=axis_name, batch_axis_name=batch_axis_name, edge_cases="flax")
+    else:
+        y = instance_norm(x, mean, var, scale, bias, use_input_stats=not use_running_average,
+                          eps=epsilon, channel_axis=axes, mask=valid, axis_name=axis_name,
+                          edge_cases="flax")
     return y.astype(out_dtype), new_stats
 
 

@@ -1,32 +1,46 @@
-"""The public normalisation functions: ``instance_norm``, ``instance_moments``, the
-running-statistics update and ``adain``.
+"""The public normalisation functions (``instance_norm``, ``instance_moments``, the
+running-statistics update, ``adain``) and :func:`instance_norm_and_update`, the training step
+that the Flax modules and the ``lucid`` facade call.
 
-They validate their arguments (``_checks.py``) and compose the arithmetic of ``_stats.py``
-(moments, and ``standardize`` with its custom JVP). The Flax modules and the ``lucid`` facade
-declare parameters and state, then call these functions.
+Each function works in three steps, in this order:
 
-Each public function validates its Python arguments and calls a jitted kernel, so eager calls
-reuse one compiled program per shape and setting; inside a caller's ``jit``, ``grad``,
-``vmap`` or ``shard_map`` the kernel is simply inlined.
+1. it checks its Python settings (``momentum``, ``eps``, ``edge_cases``, ``alpha``) and passes
+   them as static arguments to a jitted kernel, so eager calls reuse one compiled program per
+   shape and setting (inside a caller's ``jit``, ``grad``, ``vmap`` or ``shard_map`` the kernel
+   is simply inlined);
+2. the kernel resolves its arrays into one :class:`_Call` (:func:`_resolve`): layout, mask,
+   parameters shaped to broadcast. Every check of ``_checks.py`` has run by then, at trace
+   time, before any arithmetic;
+3. it computes with ``_stats.py``: the moments once, handed to the normalisation and to the
+   running-statistics update alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike, DTypeLike
 
 from lucid_jax import _checks
-from lucid_jax._checks import AxisName
-from lucid_jax._compat import axis_size
-from lucid_jax._stats import affine, compute_dtype, moments, standardize
+from lucid_jax._checks import AxisName, Layout
+from lucid_jax._stats import (
+    Moments,
+    affine,
+    compute_dtype,
+    moments,
+    running_stats_update,
+    standardize,
+)
 
 ChannelAxis = int | Sequence[int]
 
 
-def _static(channel_axis: ChannelAxis, axis_name: AxisName | list[str]):
+def _static(channel_axis: ChannelAxis,
+            axis_name: AxisName | list[str]) -> tuple[ChannelAxis, AxisName]:
     """Hashable forms of the static arguments (lists become tuples)."""
     if isinstance(channel_axis, list):
         channel_axis = tuple(channel_axis)
@@ -35,23 +49,15 @@ def _static(channel_axis: ChannelAxis, axis_name: AxisName | list[str]):
     return channel_axis, axis_name
 
 
-def _arrays(*values):
+def _arrays(*values: Any) -> tuple[Any, ...]:
     """Arrays as ``jax.jit`` accepts them: objects that define ``__jax_array__`` (a ``lucid``
     Tensor, an Equinox module's array...) are converted; everything else passes as is."""
     return tuple(v.__jax_array__() if not isinstance(v, jax.Array)
                  and hasattr(type(v), "__jax_array__") else v for v in values)
 
 
-def _layout(x: jax.Array, channel_axis: ChannelAxis,
-            edge_cases: str = "torch") -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Validated (channel axes, reduced axes) of ``x``."""
-    _checks.check_input(x, channel_axis, edge_cases)
-    channels = _checks.channel_axes(x.ndim, channel_axis)
-    reduce_axes = tuple(a for a in range(1, x.ndim) if a not in channels)
-    return channels, reduce_axes
-
-
-def _broadcast_param(value, x: jax.Array, channels: tuple[int, ...], dtype) -> jax.Array:
+def _broadcast_param(value: ArrayLike, x: jax.Array, channels: tuple[int, ...],
+                     dtype: DTypeLike) -> jax.Array:
     """A ``(C,)`` or per-sample ``(N, C)`` array shaped to broadcast against ``x``."""
     value = jnp.asarray(value, dtype)
     shape = [1] * x.ndim
@@ -62,29 +68,89 @@ def _broadcast_param(value, x: jax.Array, channels: tuple[int, ...], dtype) -> j
     return value.reshape(shape)
 
 
-def _squeeze(stat: jax.Array, reduce_axes: tuple[int, ...]) -> jax.Array:
-    return jnp.squeeze(stat, axis=reduce_axes)
+class _Call(NamedTuple):
+    """One call's arrays, validated and resolved: what the arithmetic reads, checked no more."""
+
+    x: jax.Array
+    layout: Layout
+    mask: jax.Array | None  # boolean, of x's rank; None: every element counts
+    weight: jax.Array | None  # shaped to broadcast against x, in the statistics' dtype
+    bias: jax.Array | None
+    running: tuple[jax.Array, jax.Array] | None  # (mean, var) of shape (C,), as given
+    axis_name: AxisName
+
+    def input_moments(self) -> Moments:
+        """The per-instance moments of ``x`` (reduced axes kept)."""
+        return moments(self.x, self.layout.reduce_axes, self.mask, self.axis_name)
+
+    def standardize(self, eps: float) -> tuple[jax.Array, Moments]:
+        """``x`` normalised by its own moments, with the affine; and those moments."""
+        return standardize(self.x, self.weight, self.bias, self.mask, self.layout.reduce_axes,
+                           self.axis_name, eps)
+
+    def running_stats(self) -> tuple[jax.Array, jax.Array]:
+        """The running ``(mean, var)``, for a call resolved with them."""
+        assert self.running is not None, "resolved without running statistics"
+        return self.running
+
+    def squeeze(self, stat: jax.Array) -> jax.Array:
+        """A per-instance statistic as ``(N, *features)``."""
+        return jnp.squeeze(stat, axis=self.layout.reduce_axes)
 
 
-def _check_input_stats(x, channels, axis_name, edge_cases="torch"):
-    """Checks for statistics taken from the input (possibly split across ``axis_name``)."""
-    _checks.check_axis_name(axis_name)
-    shards = 1 if axis_name is None else axis_size(axis_name)
-    if edge_cases == "torch":
-        _checks.check_reduced_size(x, channels, shards)
+def _resolve(x: ArrayLike, *, channel_axis: ChannelAxis, edge_cases: str = "torch",
+             mask: ArrayLike | None = None, axis_name: AxisName = None,
+             weight: ArrayLike | None = None, bias: ArrayLike | None = None,
+             running: tuple[ArrayLike | None, ArrayLike | None] | None = None,
+             batch_axis_name: AxisName = None, input_stats: bool = True) -> _Call:
+    """Every check of one call, in one order (input and layout, affine parameters, running
+    statistics, mesh axes, then the mask), and the resolved call.
+
+    ``running`` is given where the running statistics are read (``input_stats=False``) or
+    updated; ``input_stats`` says whether statistics are taken from ``x``.
+    """
+    x = jnp.asarray(x)
+    layout = _checks.layout(x, channel_axis, edge_cases)
+    channels = layout.channels
+    _checks.check_param("weight", weight, x, layout, per_sample=True)
+    _checks.check_param("bias", bias, x, layout, per_sample=True)
+    resolved_running = None
+    if running is not None:
+        running_mean, running_var = running
+        _checks.check_running_stats(running_mean, running_var)
+        _checks.check_param("running_mean", running_mean, x, layout, per_sample=False)
+        _checks.check_param("running_var", running_var, x, layout, per_sample=False)
+        resolved_running = (jnp.asarray(running_mean), jnp.asarray(running_var))
+    _checks.check_axis_name(batch_axis_name, "batch_axis_name")
+    if input_stats:
+        _checks.check_input_stats(x, channels, axis_name, edge_cases)
+    else:  # validated for a uniform API (a typo fails in eval too); running statistics ignore it
+        _checks.check_axis_name(axis_name)
+    dtype = compute_dtype(x.dtype)
+    return _Call(
+        x=x, layout=layout, mask=_checks.as_mask(mask, x, channels),
+        weight=None if weight is None else _broadcast_param(weight, x, channels, dtype),
+        bias=None if bias is None else _broadcast_param(bias, x, channels, dtype),
+        running=resolved_running, axis_name=axis_name)
 
 
-def _input_moments(x, mask, channel_axis, axis_name, edge_cases="torch"):
-    """Validated per-instance moments (reduced axes kept) and the reduced axes."""
-    channels, reduce_axes = _layout(x, channel_axis, edge_cases)
-    _check_input_stats(x, channels, axis_name, edge_cases)
-    mask = _checks.as_mask(mask, x, channels)
-    return moments(x, reduce_axes, mask, axis_name), channels, reduce_axes
+def _updated(call: _Call, momentum: float | None, batch_axis_name: AxisName,
+             stats: Moments | None = None) -> tuple[jax.Array, jax.Array]:
+    """The call's running statistics moved towards its moments ``stats`` (computed here unless
+    given); unchanged, and no moments computed, for a momentum of None or 0."""
+    running_mean, running_var = call.running_stats()
+    if momentum is None or momentum == 0.0:
+        return running_mean, running_var
+    return running_stats_update(call.input_moments() if stats is None else stats,
+                                call.layout.reduce_axes, running_mean, running_var, momentum,
+                                batch_axis_name)
 
 
-def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
-                  use_input_stats: bool = True, momentum: float | None = 0.1,
-                  eps: float = 1e-5, *, channel_axis: ChannelAxis = 1, mask=None,
+def instance_norm(x: ArrayLike, running_mean: ArrayLike | None = None,
+                  running_var: ArrayLike | None = None, weight: ArrayLike | None = None,
+                  bias: ArrayLike | None = None, use_input_stats: bool = True,
+                  momentum: float | None = 0.1, eps: float = 1e-5, *,
+                  channel_axis: ChannelAxis = 1, mask: ArrayLike | None = None,
                   axis_name: AxisName = None, edge_cases: str = "torch") -> jax.Array:
     """Instance normalisation: each ``(n, c)`` slice normalised over its spatial axes.
 
@@ -148,35 +214,27 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
 
 @partial(jax.jit, static_argnames=("use_input_stats", "eps", "channel_axis", "axis_name",
                                    "edge_cases"))
-def _instance_norm(x, running_mean, running_var, weight, bias, mask, *, use_input_stats, eps,
-                   channel_axis, axis_name, edge_cases):
-    x = jnp.asarray(x)
-    channels, reduce_axes = _layout(x, channel_axis, edge_cases)
-    _checks.check_param("weight", weight, x, channels, per_sample=True)
-    _checks.check_param("bias", bias, x, channels, per_sample=True)
-    dtype = compute_dtype(x.dtype)
-    if weight is not None:
-        weight = _broadcast_param(weight, x, channels, dtype)
-    if bias is not None:
-        bias = _broadcast_param(bias, x, channels, dtype)
+def _instance_norm(x: ArrayLike, running_mean: ArrayLike | None, running_var: ArrayLike | None,
+                   weight: ArrayLike | None, bias: ArrayLike | None, mask: ArrayLike | None, *,
+                   use_input_stats: bool, eps: float, channel_axis: ChannelAxis,
+                   axis_name: AxisName, edge_cases: str) -> jax.Array:
+    call = _resolve(x, channel_axis=channel_axis, edge_cases=edge_cases, mask=mask,
+                    axis_name=axis_name, weight=weight, bias=bias,
+                    running=None if use_input_stats else (running_mean, running_var),
+                    input_stats=use_input_stats)
     if use_input_stats:
-        _check_input_stats(x, channels, axis_name, edge_cases)
-        y = standardize(x, weight, bias, _checks.as_mask(mask, x, channels), reduce_axes,
-                        axis_name, eps)
+        y, _ = call.standardize(eps)
     else:
-        _checks.check_running_stats(running_mean, running_var)
-        _checks.check_param("running_mean", running_mean, x, channels, per_sample=False)
-        _checks.check_param("running_var", running_var, x, channels, per_sample=False)
-        # Validated for a uniform API (a typo fails in eval too); running statistics ignore them.
-        _checks.as_mask(mask, x, channels)
-        _checks.check_axis_name(axis_name)
-        mean = _broadcast_param(running_mean, x, channels, dtype)
-        var = _broadcast_param(running_var, x, channels, dtype)
-        y = affine((x.astype(dtype) - mean) * jax.lax.rsqrt(var + eps), weight, bias)
-    return y.astype(x.dtype)
+        dtype = compute_dtype(call.x.dtype)
+        mean, var = (_broadcast_param(s, call.x, call.layout.channels, dtype)
+                     for s in call.running_stats())
+        y = affine((call.x.astype(dtype) - mean) * jax.lax.rsqrt(var + eps), call.weight,
+                   call.bias)
+    return y.astype(call.x.dtype)
 
 
-def instance_moments(x, *, channel_axis: ChannelAxis = 1, mask=None, axis_name: AxisName = None,
+def instance_moments(x: ArrayLike, *, channel_axis: ChannelAxis = 1,
+                     mask: ArrayLike | None = None, axis_name: AxisName = None,
                      unbiased: bool = False) -> tuple[jax.Array, jax.Array]:
     """Per-instance mean and variance, each of shape ``(N, C)``, in at least float32.
 
@@ -195,17 +253,16 @@ def instance_moments(x, *, channel_axis: ChannelAxis = 1, mask=None, axis_name: 
 
 
 @partial(jax.jit, static_argnames=("channel_axis", "axis_name", "unbiased"))
-def _instance_moments(x, mask, *, channel_axis, axis_name, unbiased):
-    x = jnp.asarray(x)
-    stats, _, reduce_axes = _input_moments(x, mask, channel_axis, axis_name)
-    var = stats.var
-    if unbiased:
-        var = var * stats.count / jnp.maximum(stats.count - 1, 1)
-    return _squeeze(stats.mean, reduce_axes), _squeeze(var, reduce_axes)
+def _instance_moments(x: ArrayLike, mask: ArrayLike | None, *, channel_axis: ChannelAxis,
+                      axis_name: AxisName, unbiased: bool) -> tuple[jax.Array, jax.Array]:
+    call = _resolve(x, channel_axis=channel_axis, mask=mask, axis_name=axis_name)
+    stats = call.input_moments()
+    return call.squeeze(stats.mean), call.squeeze(stats.unbiased_var if unbiased else stats.var)
 
 
-def update_running_stats(x, running_mean, running_var, momentum: float | None = 0.1, *,
-                         channel_axis: ChannelAxis = 1, mask=None, axis_name: AxisName = None,
+def update_running_stats(x: ArrayLike, running_mean: ArrayLike, running_var: ArrayLike,
+                         momentum: float | None = 0.1, *, channel_axis: ChannelAxis = 1,
+                         mask: ArrayLike | None = None, axis_name: AxisName = None,
                          batch_axis_name: AxisName = None,
                          edge_cases: str = "torch") -> tuple[jax.Array, jax.Array]:
     """New running statistics after seeing ``x``, by PyTorch's InstanceNorm rule.
@@ -242,40 +299,64 @@ def update_running_stats(x, running_mean, running_var, momentum: float | None = 
 
 @partial(jax.jit, static_argnames=("momentum", "channel_axis", "axis_name", "batch_axis_name",
                                    "edge_cases"))
-def _update_running_stats(x, running_mean, running_var, mask, *, momentum, channel_axis,
-                          axis_name, batch_axis_name, edge_cases):
-    x = jnp.asarray(x)
-    channels, _ = _layout(x, channel_axis, edge_cases)
-    _checks.check_running_stats(running_mean, running_var)
-    _checks.check_param("running_mean", running_mean, x, channels, per_sample=False)
-    _checks.check_param("running_var", running_var, x, channels, per_sample=False)
-    running_mean, running_var = jnp.asarray(running_mean), jnp.asarray(running_var)
-    _checks.check_axis_name(batch_axis_name, "batch_axis_name")
-    if momentum is None or momentum == 0.0:
-        _input_moments(x, mask, channel_axis, axis_name, edge_cases)  # a real update's checks
-        return running_mean, running_var
-    stats, _, reduce_axes = _input_moments(x, mask, channel_axis, axis_name, edge_cases)
-    count = _squeeze(stats.count, reduce_axes)
-    unbiased_var = _squeeze(stats.var, reduce_axes) * count / jnp.maximum(count - 1, 1)
-    valid = count > 1
-
-    def batch_sum(values):
-        total = jnp.sum(values, axis=0)
-        return total if batch_axis_name is None else jax.lax.psum(total, batch_axis_name)
-
-    instances = batch_sum(valid.astype(count.dtype))
-
-    def blend(old, per_instance):
-        batch_mean = batch_sum(jnp.where(valid, per_instance, 0)) / jnp.maximum(instances, 1)
-        new = (1 - momentum) * old.astype(batch_mean.dtype) + momentum * batch_mean
-        return jnp.where(instances > 0, new, old).astype(old.dtype)
-
-    return (blend(running_mean, _squeeze(stats.mean, reduce_axes)),
-            blend(running_var, unbiased_var))
+def _update_running_stats(x: ArrayLike, running_mean: ArrayLike, running_var: ArrayLike,
+                          mask: ArrayLike | None, *, momentum: float | None,
+                          channel_axis: ChannelAxis, axis_name: AxisName,
+                          batch_axis_name: AxisName,
+                          edge_cases: str) -> tuple[jax.Array, jax.Array]:
+    call = _resolve(x, channel_axis=channel_axis, edge_cases=edge_cases, mask=mask,
+                    axis_name=axis_name, running=(running_mean, running_var),
+                    batch_axis_name=batch_axis_name)
+    return _updated(call, momentum, batch_axis_name)
 
 
-def adain(content, style, eps: float = 1e-5, *, alpha=1.0, channel_axis: ChannelAxis = 1,
-          content_mask=None, style_mask=None, axis_name: AxisName = None) -> jax.Array:
+def instance_norm_and_update(
+        x: ArrayLike, running_mean: ArrayLike, running_var: ArrayLike,
+        weight: ArrayLike | None = None, bias: ArrayLike | None = None,
+        momentum: float | None = 0.1, eps: float = 1e-5, *, channel_axis: ChannelAxis = 1,
+        mask: ArrayLike | None = None, axis_name: AxisName = None,
+        batch_axis_name: AxisName = None,
+        edge_cases: str = "torch") -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    """A layer's training step: :func:`instance_norm` by the input's statistics and
+    :func:`update_running_stats`, from one computation of the moments.
+
+    Returns ``(y, (new_mean, new_var))``; the new running statistics carry no gradient.
+
+    >>> import jax.numpy as jnp
+    >>> x = jnp.array([[[1.0, 3.0]], [[5.0, 9.0]]])
+    >>> y, (mean, var) = instance_norm_and_update(x, jnp.zeros(1), jnp.ones(1), momentum=0.5)
+    >>> y[:, 0].round(3).tolist(), mean.tolist(), var.tolist()
+    ([[-1.0, 1.0], [-1.0, 1.0]], [2.25], [3.0])
+    """
+    _checks.check_eps(eps)
+    _checks.check_edge_cases(edge_cases)
+    _checks.check_momentum(momentum)
+    channel_axis, axis_name = _static(channel_axis, axis_name)
+    _, batch_axis_name = _static(channel_axis, batch_axis_name)
+    return _instance_norm_and_update(
+        *_arrays(x, running_mean, running_var, weight, bias, mask),
+        momentum=None if momentum is None else float(momentum), eps=float(eps),
+        channel_axis=channel_axis, axis_name=axis_name, batch_axis_name=batch_axis_name,
+        edge_cases=edge_cases)
+
+
+@partial(jax.jit, static_argnames=("momentum", "eps", "channel_axis", "axis_name",
+                                   "batch_axis_name", "edge_cases"))
+def _instance_norm_and_update(
+        x: ArrayLike, running_mean: ArrayLike, running_var: ArrayLike, weight: ArrayLike | None,
+        bias: ArrayLike | None, mask: ArrayLike | None, *, momentum: float | None, eps: float,
+        channel_axis: ChannelAxis, axis_name: AxisName, batch_axis_name: AxisName,
+        edge_cases: str) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    call = _resolve(x, channel_axis=channel_axis, edge_cases=edge_cases, mask=mask,
+                    axis_name=axis_name, weight=weight, bias=bias,
+                    running=(running_mean, running_var), batch_axis_name=batch_axis_name)
+    y, stats = call.standardize(eps)
+    return y.astype(call.x.dtype), _updated(call, momentum, batch_axis_name, stats)
+
+
+def adain(content: ArrayLike, style: ArrayLike, eps: float = 1e-5, *, alpha: Any = 1.0,
+          channel_axis: ChannelAxis = 1, content_mask: ArrayLike | None = None,
+          style_mask: ArrayLike | None = None, axis_name: AxisName = None) -> jax.Array:
     """Adaptive instance normalisation (Huang & Belongie, 2017).
 
     ``content`` is instance-normalised, then scaled by the style's per-instance standard
@@ -309,18 +390,23 @@ def adain(content, style, eps: float = 1e-5, *, alpha=1.0, channel_axis: Channel
 
 
 @partial(jax.jit, static_argnames=("eps", "channel_axis", "axis_name"))
-def _adain(content, style, content_mask, style_mask, alpha, *, eps, channel_axis, axis_name):
+def _adain(content: ArrayLike, style: ArrayLike, content_mask: ArrayLike | None,
+           style_mask: ArrayLike | None, alpha: Any, *, eps: float, channel_axis: ChannelAxis,
+           axis_name: AxisName) -> jax.Array:
     content, style = jnp.asarray(content), jnp.asarray(style)
     _checks.check_adain(content, style, channel_axis)
-    style_mean, style_var = instance_moments(style, channel_axis=channel_axis, mask=style_mask,
-                                             axis_name=axis_name)
-    style_std = jnp.sqrt(style_var + eps)
+    styled = _resolve(style, channel_axis=channel_axis, mask=style_mask, axis_name=axis_name)
+    call = _resolve(content, channel_axis=channel_axis, mask=content_mask, axis_name=axis_name)
+    style_stats = styled.input_moments()
+    style_mean = styled.squeeze(style_stats.mean)
+    style_std = jnp.sqrt(styled.squeeze(style_stats.var) + eps)
     if style.shape[0] != content.shape[0]:  # one style for every content image
         style_mean, style_std = style_mean[0], style_std[0]
-    y = instance_norm(content, weight=style_std, bias=style_mean, eps=eps,
-                      channel_axis=channel_axis, mask=content_mask, axis_name=axis_name)
+    dtype = compute_dtype(content.dtype)
+    call = call._replace(weight=_broadcast_param(style_std, content, call.layout.channels, dtype),
+                         bias=_broadcast_param(style_mean, content, call.layout.channels, dtype))
+    y = call.standardize(eps)[0].astype(content.dtype)
     if alpha is None:
         return y
-    dtype = compute_dtype(content.dtype)
     alpha = jnp.asarray(alpha, dtype)
     return (alpha * y.astype(dtype) + (1 - alpha) * content.astype(dtype)).astype(content.dtype)

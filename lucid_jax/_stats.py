@@ -1,4 +1,7 @@
-"""Per-instance moments: computed in >= float32 with an accurate variance.
+"""The arithmetic: per-instance moments (in >= float32, with an accurate variance), the
+normalisation with its custom JVP (:func:`standardize`) and the running-statistics update.
+
+Everything here takes validated arguments (``_functional.py`` resolves them first).
 
 The variance comes from sums of the values shifted by an estimate of their mean, and of their
 squares, never from ``E[x^2] - E[x]^2`` on the raw values (which loses every significant digit
@@ -15,7 +18,7 @@ the unsharded one, and masked elements never enter a sum.
 from __future__ import annotations
 
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -40,12 +43,17 @@ class Moments(NamedTuple):
 
     shift: jax.Array  # the first-pass mean, without gradient
     mean_shifted: jax.Array  # mean of x - shift
-    var: jax.Array  # biased: divided by count
-    count: jax.Array  # valid elements per instance (summed across ``axis_name``)
+    var: jax.Array  # biased: divided by n_valid
+    n_valid: jax.Array  # valid elements per instance (summed across ``axis_name``)
 
     @property
     def mean(self) -> jax.Array:
         return self.shift + self.mean_shifted
+
+    @property
+    def unbiased_var(self) -> jax.Array:
+        """The variance divided by ``n_valid - 1`` (by 1 where fewer than two elements count)."""
+        return self.var * self.n_valid / jnp.maximum(self.n_valid - 1, 1)
 
     def centre(self, x: jax.Array) -> jax.Array:
         """``x - mean``, computed without rounding the mean."""
@@ -78,7 +86,9 @@ def _sharded(x: jax.Array, reduce_axes: tuple[int, ...]) -> bool:
     return any(spec[a] is not None for a in reduce_axes if a < len(spec))
 
 
-def _shifted_moments(x, shift, reduce_axes, mask, axis_name, divisor, prescale=False):
+def _shifted_moments(x: jax.Array, shift: jax.Array, reduce_axes: tuple[int, ...],
+                     mask: jax.Array | None, axis_name: AxisName, divisor: jax.Array,
+                     prescale: bool = False) -> tuple[jax.Array, jax.Array]:
     """Mean of ``x - shift`` and the biased variance, from sums of the shifted values and their
     squares: accurate while ``shift`` is within a few standard deviations of the mean.
 
@@ -124,7 +134,7 @@ def moments(x: jax.Array, reduce_axes: tuple[int, ...], mask: jax.Array | None =
         shift = jax.lax.stop_gradient(_leading_mean(x, reduce_axes))
         mean_shifted, var = _shifted_moments(x, shift, reduce_axes, None, None, count)
 
-        def refine():
+        def refine() -> tuple[jax.Array, jax.Array, jax.Array]:
             # Where the sum overflowed float32, the mean of the prescaled values replaces the
             # shift (one more pass, only then); prescaling keeps the second pass finite too.
             mean = shift + mean_shifted
@@ -159,18 +169,20 @@ def moments(x: jax.Array, reduce_axes: tuple[int, ...], mask: jax.Array | None =
 
 @partial(jax.custom_jvp, nondiff_argnums=(4, 5, 6))
 def standardize(x: jax.Array, weight: jax.Array | None, bias: jax.Array | None,
-              mask: jax.Array | None, reduce_axes: tuple[int, ...], axis_name: AxisName,
-              eps: float) -> jax.Array:
-    """``(x - mean) / sqrt(var + eps) * weight + bias`` per instance, in the statistics' dtype.
+                mask: jax.Array | None, reduce_axes: tuple[int, ...], axis_name: AxisName,
+                eps: float) -> tuple[jax.Array, Moments]:
+    """``(x - mean) / sqrt(var + eps) * weight + bias`` per instance, in the statistics' dtype,
+    and the moments it normalised with.
 
     ``weight`` and ``bias`` (either may be None) are already shaped to broadcast against ``x``.
     The derivative is the closed form ``w * dy + y * dw + db`` with
     ``dy = inv * (dx - mean(dx) - y * mean(y * dx))``: linear in the tangents, so reverse mode
     costs two per-instance reductions of the cotangent, shared by the gradients of ``x``,
-    ``weight`` and ``bias``; higher derivatives differentiate that rule.
+    ``weight`` and ``bias``; higher derivatives differentiate that rule. The moments come out
+    as constants (zero tangent): they feed running statistics, which carry no gradient.
     """
-    y = _standardized(x, mask, reduce_axes, axis_name, eps)[0]
-    return affine(y, weight, bias)
+    y, stats, _ = _standardized(x, mask, reduce_axes, axis_name, eps)
+    return affine(y, weight, bias), stats
 
 
 def affine(y: jax.Array, weight: jax.Array | None, bias: jax.Array | None) -> jax.Array:
@@ -179,7 +191,8 @@ def affine(y: jax.Array, weight: jax.Array | None, bias: jax.Array | None) -> ja
     return y if bias is None else y + bias
 
 
-def _standardized(x, mask, reduce_axes, axis_name, eps) -> tuple[jax.Array, Moments, jax.Array]:
+def _standardized(x: jax.Array, mask: jax.Array | None, reduce_axes: tuple[int, ...],
+                  axis_name: AxisName, eps: float) -> tuple[jax.Array, Moments, jax.Array]:
     """The standardised ``x``, its moments and ``inv = 1 / sqrt(var + eps)``.
 
     Where an instance has nothing to normalise by, ``inv`` is 0 and so is the output (and its
@@ -191,12 +204,18 @@ def _standardized(x, mask, reduce_axes, axis_name, eps) -> tuple[jax.Array, Mome
     if eps == 0:
         inv = jnp.where(stats.var > 0, inv, 0)
     if mask is not None:
-        inv = jnp.where(stats.count > 0, inv, 0)
+        inv = jnp.where(stats.n_valid > 0, inv, 0)
     return stats.centre(x.astype(inv.dtype)) * inv, stats, inv
 
 
+Primals = tuple[jax.Array, jax.Array | None, jax.Array | None, jax.Array | None]
+Tangents = tuple[jax.Array, jax.Array | None, jax.Array | None, Any]  # the mask's is float0
+
+
 @standardize.defjvp
-def _normalize_jvp(reduce_axes, axis_name, eps, primals, tangents):
+def _standardize_jvp(reduce_axes: tuple[int, ...], axis_name: AxisName, eps: float,
+                     primals: Primals, tangents: Tangents
+                     ) -> tuple[tuple[jax.Array, Moments], tuple[jax.Array, Moments]]:
     x, weight, bias, mask = primals
     y, stats, inv = _standardized(x, mask, reduce_axes, axis_name, eps)
     if mask is not None:
@@ -204,15 +223,19 @@ def _normalize_jvp(reduce_axes, axis_name, eps, primals, tangents):
     # Checkpointed, so that the backward keeps x and per-instance statistics rather than any
     # full-size array computed from them (x - shift would be two more), and recomputes the rest.
     tangent = jax.checkpoint(partial(_tangent, reduce_axes=reduce_axes, axis_name=axis_name))
-    return affine(y, weight, bias), tangent(x, stats.shift, stats.mean_shifted, inv,
-                                            stats.count, weight, mask, *tangents[:3])
+    dx, dweight, dbias, _ = tangents
+    return ((affine(y, weight, bias), stats),
+            (tangent(x, stats.shift, stats.mean_shifted, inv, stats.n_valid, weight, mask, dx,
+                     dweight, dbias), jax.tree.map(jnp.zeros_like, stats)))
 
 
-def _tangent(x, shift, mean_shifted, inv, count, weight, mask, dx, dweight, dbias, *,
-             reduce_axes, axis_name):
+def _tangent(x: jax.Array, shift: jax.Array, mean_shifted: jax.Array, inv: jax.Array,
+             n_valid: jax.Array, weight: jax.Array | None, mask: jax.Array | None,
+             dx: jax.Array, dweight: jax.Array | None, dbias: jax.Array | None, *,
+             reduce_axes: tuple[int, ...], axis_name: AxisName) -> jax.Array:
     """``w * dy + y * dw + db`` with ``dy = inv * (dx - mean(dx) - y * mean(y * dx))``."""
     x = x.astype(inv.dtype)
-    divisor = jnp.maximum(count, 1)
+    divisor = jnp.maximum(n_valid, 1)
     # Scaling by inv first makes the transpose (reverse mode) reduce the raw cotangent, and
     # scale by inv once at the end.
     scaled = dx.astype(inv.dtype) * inv
@@ -231,8 +254,36 @@ def _tangent(x, shift, mean_shifted, inv, count, weight, mask, dx, dweight, dbia
     # y * coef = (x - shift) * (inv * coef) - mean_shifted * (inv * coef).
     const, coef = -mean_scaled, -mean_y_scaled
     if weight is not None:
+        assert dweight is not None  # a weight array has a tangent
         scaled, const, coef = weight * scaled, weight * const, weight * coef + dweight
     if dbias is not None:
         const = const + dbias
     coef = coef * inv
     return scaled + (const - mean_shifted * coef) + (x - for_term) * coef
+
+
+def running_stats_update(stats: Moments, reduce_axes: tuple[int, ...], running_mean: jax.Array,
+                         running_var: jax.Array, momentum: float,
+                         batch_axis_name: AxisName) -> tuple[jax.Array, jax.Array]:
+    """PyTorch's InstanceNorm update: ``(1 - momentum) * old + momentum * batch average`` of
+    each instance's mean and unbiased variance, in the running statistics' dtype.
+
+    Only instances with two valid elements or more enter the average, taken across
+    ``batch_axis_name`` too; where none does, a statistic keeps its old value.
+    """
+    n_valid = jnp.squeeze(stats.n_valid, axis=reduce_axes)
+    valid = n_valid > 1
+
+    def batch_sum(values: jax.Array) -> jax.Array:
+        total = jnp.sum(values, axis=0)
+        return total if batch_axis_name is None else jax.lax.psum(total, batch_axis_name)
+
+    instances = batch_sum(valid.astype(n_valid.dtype))
+
+    def blend(old: jax.Array, per_instance: jax.Array) -> jax.Array:
+        batch_mean = batch_sum(jnp.where(valid, per_instance, 0)) / jnp.maximum(instances, 1)
+        new = (1 - momentum) * old.astype(batch_mean.dtype) + momentum * batch_mean
+        return jnp.where(instances > 0, new, old).astype(old.dtype)
+
+    return (blend(running_mean, jnp.squeeze(stats.mean, axis=reduce_axes)),
+            blend(running_var, jnp.squeeze(stats.unbiased_var, axis=reduce_axes)))

@@ -13,8 +13,6 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-import jax
-
 import lucid_jax
 from lucid._autograd import apply
 from lucid._functions import _tensor
@@ -40,6 +38,7 @@ from lucid.nn._functional.loss import (
 from lucid.nn._functional.norm import batch_norm, group_norm
 from lucid.nn._functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from lucid.nn._functional.upsampling import interpolate
+from lucid_jax._functional import instance_norm_and_update
 
 __all__ = [
     "instance_norm", "adain", "relu", "leaky_relu", "tanh", "sigmoid", "softmax",
@@ -78,12 +77,13 @@ def _instance_norm_kernel(use_input_stats: bool, momentum: float | None, eps: fl
     """
     def kernel(x, running_mean, running_var, weight, bias):
         batched = x[None] if unbatched else x
-        output = lucid_jax.instance_norm(batched, running_mean, running_var, weight, bias,
-                                         use_input_stats, eps=eps)
         new_stats = None
-        if momentum is not None:
-            new_stats = lucid_jax.update_running_stats(jax.lax.stop_gradient(batched),
-                                                       running_mean, running_var, momentum)
+        if momentum is None:
+            output = lucid_jax.instance_norm(batched, running_mean, running_var, weight, bias,
+                                             use_input_stats, eps=eps)
+        else:
+            output, new_stats = instance_norm_and_update(batched, running_mean, running_var,
+                                                         weight, bias, momentum, eps)
         return (output[0] if unbatched else output), new_stats
     return kernel
 

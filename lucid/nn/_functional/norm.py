@@ -18,38 +18,43 @@ import jax.numpy as jnp
 from lucid._autograd import apply
 from lucid_jax import _stats
 
+Stats = tuple[jax.Array, jax.Array]
+
 
 def _channel_shape(x: jax.Array) -> tuple[int, ...]:
     return (1, x.shape[1]) + (1,) * (x.ndim - 2)
 
 
 @functools.cache
-def _batch_norm_kernel(training: bool, update: bool, eps: float, has_weight: bool,
-                       has_bias: bool) -> Callable:
+def _batch_norm_kernel(training: bool, update: bool,
+                       eps: float) -> Callable[..., tuple[jax.Array, Stats | None]]:
     """``(x, running_mean, running_var, weight, bias, factor) -> (y, new running stats)``.
 
     With ``update``, ``factor`` (traced) is the weight of the new batch in the running
-    statistics' update (PyTorch's momentum, or ``1/n`` for the cumulative average).
+    statistics' update (PyTorch's momentum, or ``1/n`` for the cumulative average); the update
+    reads the moments that normalised the batch.
     """
-    def batch_norm(x, running_mean, running_var, weight, bias, factor):
+    def batch_norm(x: jax.Array, running_mean: jax.Array, running_var: jax.Array,
+                   weight: jax.Array | None, bias: jax.Array | None,
+                   factor: jax.Array) -> tuple[jax.Array, Stats | None]:
         shape = _channel_shape(x)
-        w = weight.reshape(shape) if has_weight else None
-        b = bias.reshape(shape) if has_bias else None
+        w = None if weight is None else weight.reshape(shape)
+        b = None if bias is None else bias.reshape(shape)
         axes = (0, *range(2, x.ndim))
         if training:
-            y = _stats.standardize(x, w, b, None, axes, None, eps)
+            y, stats = _stats.standardize(x, w, b, None, axes, None, eps)
         else:
             stats_dtype = _stats.compute_dtype(x.dtype)
             inv = jax.lax.rsqrt(running_var.astype(stats_dtype).reshape(shape) + eps)
             y = _stats.affine((x - running_mean.reshape(shape)) * inv, w, b)
         new_stats = None
-        if update:
-            stats = _stats.moments(jax.lax.stop_gradient(x), axes)
+        if update:  # only in training
             count = x.size // x.shape[1]
             mean = stats.mean.reshape(-1)
             var = stats.var.reshape(-1) * (count / max(count - 1, 1))
-            new_stats = tuple((old + factor * (new - old)).astype(old.dtype)
-                              for old, new in ((running_mean, mean), (running_var, var)))
+            new_mean, new_var = ((old + factor * (new - old)).astype(old.dtype)
+                                 for old, new in ((running_mean, mean), (running_var, var)))
+            new_stats = (new_mean, new_var)
         return y.astype(x.dtype), new_stats
     return batch_norm
 
@@ -96,8 +101,7 @@ def batch_norm_update(input: Any, running_mean: Any, running_var: Any, weight: A
             raise RuntimeError(f"{name} should contain {shape[1]} elements not "
                                f"{math.prod(value.shape)}")
     update = bool(training) and running_mean is not None and factor is not None
-    kernel = _batch_norm_kernel(bool(training), update, float(eps), weight is not None,
-                                bias is not None)
+    kernel = _batch_norm_kernel(bool(training), update, float(eps))
     output, new_stats = apply(kernel, input, running_mean, running_var, weight, bias,
                               jnp.asarray(factor if update else 0.0, jnp.float32))
     if new_stats is not None:
@@ -106,13 +110,14 @@ def batch_norm_update(input: Any, running_mean: Any, running_var: Any, weight: A
 
 
 @functools.cache
-def _group_norm_kernel(groups: int, eps: float, has_weight: bool, has_bias: bool) -> Callable:
-    def group_norm(x, weight, bias):
+def _group_norm_kernel(groups: int, eps: float) -> Callable[..., tuple[jax.Array, None]]:
+    def group_norm(x: jax.Array, weight: jax.Array | None,
+                   bias: jax.Array | None) -> tuple[jax.Array, None]:
         grouped = x.reshape(x.shape[0], groups, -1)
-        y = _stats.standardize(grouped, None, None, None, (2,), None, eps).reshape(x.shape)
+        y = _stats.standardize(grouped, None, None, None, (2,), None, eps)[0].reshape(x.shape)
         shape = _channel_shape(x)
-        y = _stats.affine(y, weight.reshape(shape) if has_weight else None,
-                          bias.reshape(shape) if has_bias else None)
+        y = _stats.affine(y, None if weight is None else weight.reshape(shape),
+                          None if bias is None else bias.reshape(shape))
         return y.astype(x.dtype), None
     return group_norm
 
@@ -132,5 +137,4 @@ def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None
         raise RuntimeError(f"Expected number of channels in input to be divisible by "
                            f"num_groups, but got input of shape {list(shape)} and num_groups="
                            f"{num_groups}")
-    return apply(_group_norm_kernel(int(num_groups), float(eps), weight is not None,
-                                    bias is not None), input, weight, bias)[0]
+    return apply(_group_norm_kernel(int(num_groups), float(eps)), input, weight, bias)[0]
