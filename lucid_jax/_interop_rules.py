@@ -5,8 +5,8 @@ PyTorch weight is laid out as a Flax kernel, which Flax variables are PyTorch bu
 which settings a state_dict does not carry must agree. The converters read nothing else about
 a layer type: adding one is adding a rule here (and a test in ``tests/flax/test_port_model.py``).
 
-Imports neither flax nor torch at import time: Flax classes are named by module and attribute
-and imported when a model is converted.
+Imports neither flax nor torch: Flax classes are named by attribute and looked up in the
+imported ``flax.linen`` / ``flax.nnx`` (no object is of their classes before they are).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from lucid_jax._momentum import flax_momentum
 
 Perm = tuple[int, ...]
 # (perm, flip): ``np.transpose(torch_weight, perm)`` is the Flax kernel, spatial axes reversed
-# when ``flip``. Takes the Flax layer (or None) and the kernel's number of dimensions.
+# when ``flip``. Takes the Flax layer and the kernel's number of dimensions.
 Layout = Callable[[Any, int], tuple[Perm, bool]]
 # The sentences naming each setting in which a Flax layer computes something else than the
 # PyTorch layer it is ported from; takes (PyTorch layer, Flax layer).
@@ -58,6 +58,8 @@ class LayerRule:
     """(PyTorch attribute, Flax attribute) that mark the layers whose :attr:`hyperparameters`
     are compared: those of a Flax module holding no variables too."""
     hyperparameters: tuple[Check, ...] = ()
+    """The comparisons of those settings, each naming what differs and the argument that fixes
+    it."""
 
     @property
     def flax_names(self) -> frozenset[str]:
