@@ -27,6 +27,7 @@ from lucid_jax._interop_common import (
 )
 from lucid_jax._interop_model import (
     Layer,
+    NNXModule,
     Plan,
     Variable,
     linen_display,
@@ -256,7 +257,8 @@ def _nnx_plan(module: Any, held: Mapping[str, Any]) -> Plan:
     return Plan.of([layer], False, None, nnx_path)
 
 
-def load_state_dict_into_nnx(module: Any, state_dict: Any, *, prefix: str = "") -> Any:
+def load_state_dict_into_nnx(module: NNXModule, state_dict: Any, *,
+                             prefix: str = "") -> NNXModule:
     """Write a state_dict's values into an NNX InstanceNorm (in place); returns the module.
 
     The module must hold the same variables as the state_dict (``use_scale``/``use_bias`` for

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import numpy as np
 from jax.typing import DTypeLike
@@ -37,6 +37,10 @@ from lucid_jax._interop_common import (
 )
 from lucid_jax._interop_rules import RULES, rule_for, supported
 
+if TYPE_CHECKING:
+    from flax import nnx
+
+NNXModule = TypeVar("NNXModule", bound="nnx.Module")  # loaded in place and returned
 Rename = Mapping[str, str] | Callable[[str], str] | None
 Path = tuple[Any, ...]
 Display = Callable[[Path], str]
@@ -347,8 +351,8 @@ def nnx_values(plan: Plan) -> dict[_Entry, Any]:
     return {e: getattr(owners[e.flax_path[:-1]], e.flax_path[-1])[...] for e in plan.entries}
 
 
-def torch_to_nnx(state_dict: Any, model: Any, *, rename: Rename = None, strict: bool = True,
-                 check_hyperparameters: bool = True) -> Any:
+def torch_to_nnx(state_dict: Any, model: NNXModule, *, rename: Rename = None, strict: bool = True,
+                 check_hyperparameters: bool = True) -> NNXModule:
     """Load a PyTorch ``state_dict`` (or a ``torch.nn.Module``'s) into an NNX ``model``, in
     place; returns the model.
 
