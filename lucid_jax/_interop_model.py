@@ -2,21 +2,12 @@
 
 Every Flax layer that holds parameters is found (NNX: by walking the model; Linen: by tracing
 ``model.init`` with :func:`jax.eval_shape` and :func:`flax.linen.intercept_methods`, which
-costs no computation) and named as PyTorch would name it. Each Flax variable then has exactly
-one state_dict key; the two key sets must be equal (``strict``), and each value is converted
-by its layer's rule:
-
-- ``Conv`` <-> ``Conv1d/2d/3d``: ``(O, I, *k)`` <-> ``(*k, I, O)``.
-- ``ConvTranspose`` <-> ``ConvTranspose1d/2d/3d``: ``(I, O, *k)`` <-> ``(*k, I, O)`` with the
-  spatial axes reversed (PyTorch's transposed convolution is the gradient of a convolution,
-  Flax's ``lax.conv_transpose`` does not flip); with ``transpose_kernel=True`` Flax flips
-  itself and the kernel is ``(*k, O, I)``, not reversed. Padding: see
-  :func:`conv_transpose_padding`.
-- ``Linear`` / ``Dense`` <-> ``Linear``: ``(O, I)`` <-> ``(I, O)``.
-- normalisation layers (Flax ``scale``/``bias`` params, ``mean``/``var`` batch_stats: this
-  package's InstanceNorm, ``BatchNorm``, ``GroupNorm``, ``LayerNorm``) <-> ``weight``/``bias``,
-  ``running_mean``/``running_var`` of ``InstanceNorm``, ``BatchNorm``, ``GroupNorm``,
-  ``LayerNorm``.
+costs no computation) and named as PyTorch would name it. Its rule in
+:data:`lucid_jax._interop_rules.RULES` gives each Flax variable exactly one state_dict key and
+a layout; the two key sets must be equal (``strict``). The stages (:class:`Plan`: the keys and
+layouts of a list of :class:`Layer`; reading a state_dict; writing one) take any list of
+layers: the one-layer converters of :mod:`lucid_jax._interop_layer` run them on one layer at
+the root.
 
 ``num_batches_tracked`` has no Flax counterpart: it is accepted on the way in and written (0,
 or the ``num_batches_tracked`` argument) on the way out.
@@ -25,48 +16,67 @@ or the ``num_batches_tracked`` argument) on the way out.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import numpy as np
+from jax.typing import DTypeLike
 
 from lucid_jax._compat import assign, iter_modules
 from lucid_jax._interop_common import (
-    COUNTER,
-    NORM_FLAX,
-    PARAMS,
-    STATS,
     closest,
     listing,
     nearest,
     nnx_path,
+    nnx_variables,
+    require_collections,
+    require_entries,
     to_numpy,
 )
-from lucid_jax._momentum import flax_momentum
+from lucid_jax._interop_rules import RULES, rule_for, supported
 
-_TORCH_NAME = {"kernel": "weight", **{flax: torch for torch, flax in PARAMS + STATS}}
-_SUPPORTED = ("Conv, ConvTranspose, Linear/Dense, and normalisation layers holding "
-              "scale/bias/mean/var (InstanceNorm, BatchNorm, GroupNorm, LayerNorm)")
+if TYPE_CHECKING:
+    from flax import nnx
 
+NNXModule = TypeVar("NNXModule", bound="nnx.Module")  # loaded in place and returned
 Rename = Mapping[str, str] | Callable[[str], str] | None
+Path = tuple[Any, ...]
+Display = Callable[[Path], str]
+
+
+class Variable(NamedTuple):
+    """One Flax variable of a layer."""
+
+    shape: tuple[int, ...]
+    dtype: DTypeLike | None  # what it is loaded as; None: the state_dict value's own dtype
+    where: Path  # (collection, *module path, name) for Linen; (*module path, name) for NNX
+
+
+class Layer(NamedTuple):
+    """A Flax module holding variables: its path (``()`` at the root), the module (``None``
+    when unknown) and its variables by name, in the order their keys are written."""
+
+    path: Path
+    module: Any
+    variables: Mapping[str, Variable]
 
 
 @dataclass(frozen=True)
 class _Entry:
     """One Flax variable and the state_dict key it corresponds to."""
 
-    flax_path: tuple  # (collection, *module path, name) for Linen; (*module path, name) for NNX
+    flax_path: Path   # Variable.where
     display: str      # how the user writes it: model.down[0].conv.kernel / params['down_0']...
     layer: str        # "<torch module path> (<Flax class>)" for messages
     torch_key: str
-    shape: tuple      # the Flax variable's shape
-    dtype: Any
-    perm: tuple | None = None  # torch axes in Flax order (kernels); None: same layout
-    flip: bool = False         # reverse the spatial axes (ConvTranspose, transpose_kernel=False)
+    shape: tuple[int, ...]  # the Flax variable's shape
+    dtype: DTypeLike | None
+    perm: tuple[int, ...] | None = None  # torch axes in Flax order (kernels); None: same layout
+    flip: bool = False                   # reverse the spatial axes after transposing
 
-    def torch_shape(self) -> tuple:
+    def torch_shape(self) -> tuple[int, ...]:
         if self.perm is None:
             return self.shape
         return tuple(self.shape[i] for i in np.argsort(self.perm))
@@ -86,29 +96,17 @@ class _Entry:
         return np.ascontiguousarray(value)
 
 
-def _kernel_layout(module, ndim: int, flax_nnx, flax_linen) -> tuple[tuple, bool]:
-    """``(perm, flip)`` taking a torch weight to this layer's Flax kernel."""
-    spatial = tuple(range(2, ndim))
-    if isinstance(module, flax_nnx.ConvTranspose | flax_linen.ConvTranspose):
-        if module.transpose_kernel:      # Flax flips and swaps itself: kernel is (*k, O, I)
-            return (*spatial, 1, 0), False
-        return (*spatial, 0, 1), True    # (*k, I, O), the gradient-of-conv flip done here
-    if isinstance(module, flax_nnx.Conv | flax_linen.Conv):
-        return (*spatial, 1, 0), False
-    return (1, 0), False                  # Linear / Dense
-
-
-def _default_torch_path(parts: tuple, linen: bool) -> str:
+def _default_torch_path(parts: Path, linen: bool) -> str:
     """PyTorch's module path: ``('down', 0, 'conv')`` (NNX) or ``('down_0', 'conv')`` (Linen,
     whose lists of submodules are named ``<attribute>_<index>``) -> ``down.0.conv``."""
-    out = []
+    out: list[str] = []
     for part in map(str, parts):
         match = re.fullmatch(r"(.+)_(\d+)", part) if linen else None
         out += [match[1], match[2]] if match else [part]
     return ".".join(out)
 
 
-def _torch_path(parts: tuple, linen: bool, rename: Rename) -> str:
+def _torch_path(parts: Path, linen: bool, rename: Rename) -> str:
     flax_path = ".".join(map(str, parts))
     if rename is None:
         return _default_torch_path(parts, linen)
@@ -135,140 +133,147 @@ def _torch_path(parts: tuple, linen: bool, rename: Rename) -> str:
     return ".".join(p for p in out if p)
 
 
-def _entries(layers, linen: bool, rename: Rename, display) -> tuple[list[_Entry], list[str]]:
-    """The entries of ``layers`` (``(module path, module, {name: (shape, dtype, path)})``) and
-    the state_dict keys of their counters."""
-    from flax import linen as flax_linen
-    from flax import nnx as flax_nnx
+def _key(torch_path: str, name: str) -> str:
+    return ".".join(p for p in (torch_path, name) if p)
 
-    entries, counters = [], []
-    for parts, module, variables in layers:
-        kind = type(module).__name__ if module is not None else "a module"
-        names = set(variables)
-        if isinstance(module, flax_nnx.Conv | flax_nnx.ConvTranspose | flax_nnx.Linear
-                      | flax_linen.Conv | flax_linen.ConvTranspose | flax_linen.Dense):
-            supported = "kernel" in names and names <= {"kernel", "bias"}
+
+@dataclass(frozen=True)
+class Plan:
+    """The state_dict key, shape and layout of every variable of ``layers`` (``entries``) and
+    the keys of their counters: everything checked that needs no values."""
+
+    layers: list[Layer]
+    entries: list[_Entry]
+    counters: list[str]
+
+    @classmethod
+    def of(cls, layers: list[Layer], linen: bool, rename: Rename, display: Display) -> Plan:
+        """Each layer by its rule; a layer without one, a model without layers, or two
+        variables with one key (a ``rename`` that merges layers) is a ValueError."""
+        entries, counters = [], []
+        for layer in layers:
+            kind = type(layer.module).__name__ if layer.module is not None else "a module"
+            rule = rule_for(layer.module, layer.variables)
+            if rule is None:
+                raise ValueError(
+                    f"no PyTorch conversion for {kind} at {display(layer.path)} (variables "
+                    f"{sorted(layer.variables)}); supported: {supported()}"
+                )
+            torch_path = _torch_path(layer.path, linen, rename)
+            described = f"{torch_path or '<root>'} ({kind})"
+            for name, variable in layer.variables.items():
+                perm, flip = (rule.layouts[name](layer.module, len(variable.shape))
+                              if name in rule.layouts else (None, False))
+                entries.append(_Entry(variable.where, display(variable.where), described,
+                                      _key(torch_path, rule.torch_names[name]), variable.shape,
+                                      variable.dtype, perm, flip))
+            if rule.counter is not None and rule.buffers[0][0] in layer.variables:
+                counters.append(_key(torch_path, rule.counter))
+        seen: dict[str, _Entry] = {}
+        for entry in entries:
+            if entry.torch_key in seen:
+                raise ValueError(
+                    f"{seen[entry.torch_key].display} and {entry.display} both map to the "
+                    f"state_dict key {entry.torch_key!r}; fix rename so that each Flax layer "
+                    "has its own PyTorch module path"
+                )
+            seen[entry.torch_key] = entry
+        if not entries:
+            raise ValueError(f"the Flax model holds no parameters to convert; supported: "
+                             f"{supported()}")
+        return cls(layers, entries, counters)
+
+    def read(self, state_dict: Any, strict: bool) -> dict[_Entry, np.ndarray]:
+        """``{entry: Flax value (numpy)}`` for every entry the state_dict has; all checks
+        first."""
+        if not isinstance(state_dict, Mapping):
+            raise ValueError(f"expected a state_dict (a mapping of names to arrays), got "
+                             f"{type(state_dict).__name__}")
+        require_entries(state_dict)
+        state_dict = {str(k): v for k, v in state_dict.items()}
+        error = self._unmatched_error(state_dict)
+        if error is not None and strict:
+            raise error
+        values, wrong = {}, []
+        for entry in self.entries:
+            if entry.torch_key not in state_dict:
+                continue
+            value = to_numpy(state_dict[entry.torch_key])
+            if value.shape != entry.torch_shape():
+                wrong.append(f"  layer {entry.layer}: state_dict {entry.torch_key!r} has shape "
+                             f"{value.shape}, {entry.display} needs {entry.torch_shape()} "
+                             f"(Flax shape {entry.shape})")
+                continue
+            values[entry] = entry.to_flax(value)
+        if wrong:
+            raise ValueError("shape mismatch between the state_dict and the Flax model:\n"
+                             + "\n".join(wrong))
+        if not values:
+            raise ValueError(
+                f"no state_dict key matches a Flax variable (state_dict keys "
+                f"{listing(list(state_dict), 5)}, Flax expects "
+                f"{listing([e.torch_key for e in self.entries], 5)}); map module paths with "
+                "rename="
+            )
+        return values
+
+    def _unmatched_error(self, state_dict: dict[str, Any]) -> ValueError | None:
+        """The strict-mode error naming every unmatched key on either side, or None."""
+        by_key = {e.torch_key: e for e in self.entries}
+        extra = [k for k in state_dict if k not in by_key and k not in self.counters]
+        missing = [e for e in self.entries if e.torch_key not in state_dict]
+        if not extra and not missing:
+            return None
+        lines = []
+        if extra:
+            lines.append(f"{len(extra)} state_dict key(s) match no Flax variable:")
+            targets = [e.torch_key for e in missing] or list(by_key)
+            for k in extra:
+                close = closest(k, targets)
+                hint = "" if close is None else (
+                    f"; nearest: {close!r} (for {by_key[close].display}, expects "
+                    f"{by_key[close].torch_shape()})")
+                lines.append(f"  {k!r} {tuple(np.shape(state_dict[k]))}{hint}")
+        if missing:
+            lines.append(f"{len(missing)} Flax variable(s) have no state_dict key:")
+            for e in missing:
+                close = closest(e.torch_key, extra or list(state_dict))
+                hint = "" if close is None else (
+                    f"; nearest: {close!r} {tuple(np.shape(state_dict[close]))}")
+                lines.append(f"  {e.display} {e.shape} <- {e.torch_key!r} "
+                             f"{e.torch_shape()}{hint}")
+        lines.append("Map module paths with rename= (Flax path -> PyTorch path), or pass "
+                     "strict=False to convert only the keys that match.")
+        return ValueError("\n".join(lines))
+
+    def state_dict(self, values: Mapping[_Entry, Any],
+                   num_batches_tracked: int | Mapping[str, int],
+                   as_torch: bool) -> dict[str, Any]:
+        """The state_dict of ``{entry: Flax value}`` plus the counters, in Flax's layer order
+        (NumPy arrays, or torch tensors with ``as_torch``)."""
+        if isinstance(num_batches_tracked, Mapping):
+            layers = [c.rpartition(".")[0] for c in self.counters]
+            unknown = [k for k in num_batches_tracked if k not in layers]
+            if unknown:
+                raise ValueError(
+                    f"num_batches_tracked names {unknown}, which are not layers with running "
+                    f"statistics; those are {listing(layers)}"
+                )
+            counts = {c: num_batches_tracked.get(c.rpartition(".")[0], 0)
+                      for c in self.counters}
         else:
-            supported = names <= NORM_FLAX
-        if not supported:
-            raise ValueError(
-                f"no PyTorch conversion for {kind} at {display(parts)} (variables "
-                f"{sorted(variables)}); supported: {_SUPPORTED}"
-            )
-        torch_path = _torch_path(parts, linen, rename)
-        layer = f"{torch_path or '<root>'} ({kind})"
-        for name, (shape, dtype, path) in sorted(variables.items()):
-            layout = {}
-            if name == "kernel":
-                perm, flip = _kernel_layout(module, len(shape), flax_nnx, flax_linen)
-                layout = {"perm": perm, "flip": flip}
-            key = ".".join(p for p in (torch_path, _TORCH_NAME[name]) if p)
-            entries.append(_Entry(path, display(path), layer, key, tuple(shape), dtype,
-                                  **layout))
-        if "mean" in names:
-            counters.append(".".join(p for p in (torch_path, COUNTER) if p))
-    seen: dict[str, _Entry] = {}
-    for entry in entries:
-        if entry.torch_key in seen:
-            raise ValueError(
-                f"{seen[entry.torch_key].display} and {entry.display} both map to the "
-                f"state_dict key {entry.torch_key!r}; fix rename so that each Flax layer has "
-                "its own PyTorch module path"
-            )
-        seen[entry.torch_key] = entry
-    if not entries:
-        raise ValueError(f"the Flax model holds no parameters to convert; supported: {_SUPPORTED}")
-    return entries, counters
-
-
-def _unmatched_error(entries, counters, state_dict) -> ValueError | None:
-    """The strict-mode error naming every unmatched key on either side, or None."""
-    by_key = {e.torch_key: e for e in entries}
-    extra = [k for k in state_dict if k not in by_key and k not in counters]
-    missing = [e for e in entries if e.torch_key not in state_dict]
-    if not extra and not missing:
-        return None
-    lines = []
-    if extra:
-        lines.append(f"{len(extra)} state_dict key(s) match no Flax variable:")
-        targets = [e.torch_key for e in missing] or list(by_key)
-        for k in extra:
-            close = closest(k, targets)
-            hint = "" if close is None else (
-                f"; nearest: {close!r} (for {by_key[close].display}, expects "
-                f"{by_key[close].torch_shape()})")
-            lines.append(f"  {k!r} {tuple(np.shape(state_dict[k]))}{hint}")
-    if missing:
-        lines.append(f"{len(missing)} Flax variable(s) have no state_dict key:")
-        for e in missing:
-            close = closest(e.torch_key, extra or list(state_dict))
-            hint = "" if close is None else (
-                f"; nearest: {close!r} {tuple(np.shape(state_dict[close]))}")
-            lines.append(f"  {e.display} {e.shape} <- {e.torch_key!r} "
-                         f"{e.torch_shape()}{hint}")
-    lines.append("Map module paths with rename= (Flax path -> PyTorch path), or pass "
-                 "strict=False to convert only the keys that match.")
-    return ValueError("\n".join(lines))
-
-
-def _convert_in(entries, counters, state_dict, strict: bool) -> dict:
-    """``{entry: Flax value (numpy)}`` for every entry the state_dict has; all checks first."""
-    if not isinstance(state_dict, Mapping):
-        raise ValueError(f"expected a state_dict (a mapping of names to arrays), got "
-                         f"{type(state_dict).__name__}")
-    if len(state_dict) == 0:
-        raise ValueError("the state_dict is empty: there is nothing to convert")
-    state_dict = {str(k): v for k, v in state_dict.items()}
-    error = _unmatched_error(entries, counters, state_dict)
-    if error is not None and strict:
-        raise error
-    values, wrong = {}, []
-    for entry in entries:
-        if entry.torch_key not in state_dict:
-            continue
-        value = to_numpy(state_dict[entry.torch_key])
-        if value.shape != entry.torch_shape():
-            wrong.append(f"  layer {entry.layer}: state_dict {entry.torch_key!r} has shape "
-                         f"{value.shape}, {entry.display} needs {entry.torch_shape()} "
-                         f"(Flax shape {entry.shape})")
-            continue
-        values[entry] = entry.to_flax(value)
-    if wrong:
-        raise ValueError("shape mismatch between the state_dict and the Flax model:\n"
-                         + "\n".join(wrong))
-    if not values:
-        raise ValueError(
-            f"no state_dict key matches a Flax variable (state_dict keys "
-            f"{listing(list(state_dict), 5)}, Flax expects "
-            f"{listing([e.torch_key for e in entries], 5)}); map module paths with rename="
-        )
-    return values
-
-
-def _convert_out(entries, counters, values: dict, num_batches_tracked, as_torch: bool) -> dict:
-    """The state_dict of ``{entry: Flax value}`` plus the counters, in Flax's layer order."""
-    if isinstance(num_batches_tracked, Mapping):
-        layers = [c.rpartition(".")[0] for c in counters]
-        unknown = [k for k in num_batches_tracked if k not in layers]
-        if unknown:
-            raise ValueError(
-                f"num_batches_tracked names {unknown}, which are not layers with running "
-                f"statistics; those are {listing(layers)}"
-            )
-        counts = {c: num_batches_tracked.get(c.rpartition(".")[0], 0) for c in counters}
-    else:
-        counts = dict.fromkeys(counters, num_batches_tracked)
-    out = {e.torch_key: e.to_torch(to_numpy(values[e])) for e in entries}
-    out.update({c: np.array(n, np.int64) for c, n in counts.items()})
-    if as_torch:
-        import torch
-        out = {k: torch.from_numpy(v) for k, v in out.items()}
-    return out
+            counts = dict.fromkeys(self.counters, num_batches_tracked)
+        out = {e.torch_key: e.to_torch(to_numpy(values[e])) for e in self.entries}
+        out.update({c: np.array(n, np.int64) for c, n in counts.items()})
+        if as_torch:
+            import torch
+            return {k: torch.from_numpy(v) for k, v in out.items()}
+        return out
 
 
 # --------------------------------------------------------------------------- hyperparameters
 
-def _torch_source(source, check_hyperparameters: bool):
+def _torch_source(source: Any, check_hyperparameters: bool) -> tuple[Any, dict[str, Any] | None]:
     """``(state_dict, torch modules by path or None)`` from a state_dict or a module (anything
     with ``state_dict()`` and ``named_modules()``: a ``torch.nn.Module``, a ``lucid`` one)."""
     if not isinstance(check_hyperparameters, bool):
@@ -281,67 +286,25 @@ def _torch_source(source, check_hyperparameters: bool):
     return source, None
 
 
-def _same(a, b) -> bool:
-    return a is b or (a is not None and b is not None and bool(np.isclose(a, b, rtol=1e-6,
-                                                                          atol=0.0)))
-
-
-def _mismatches(torch_module, flax_module) -> list[str]:
-    """``'<PyTorch> vs <Flax>: construct it with <fix>'`` for each normalisation setting in
-    which the Flax layer would compute something else than the PyTorch one."""
-    found = []
-    if not _same(float(torch_module.eps), float(flax_module.epsilon)):
-        found.append(f"eps {torch_module.eps} in PyTorch, epsilon {flax_module.epsilon} in "
-                     f"Flax: construct it with epsilon={torch_module.eps}")
-    if hasattr(flax_module, "num_groups") and hasattr(torch_module, "num_groups") and (
-            torch_module.num_groups != flax_module.num_groups):
-        found.append(f"num_groups {torch_module.num_groups} in PyTorch, "
-                     f"{flax_module.num_groups} in Flax: construct it with "
-                     f"num_groups={torch_module.num_groups}")
-    for torch_name, flax_name in (("weight", "use_scale"), ("bias", "use_bias")):
-        held = getattr(torch_module, torch_name, None) is not None
-        if hasattr(flax_module, flax_name) and bool(getattr(flax_module, flax_name)) != held:
-            setting = ("affine" if hasattr(torch_module, "affine")  # LayerNorm's names:
-                       else "elementwise_affine" if torch_name == "weight" else "bias")
-            found.append(f"{setting}={held} in PyTorch ({torch_name} "
-                         f"{'present' if held else 'None'}), {flax_name}="
-                         f"{getattr(flax_module, flax_name)} in Flax: construct it with "
-                         f"{flax_name}={held}")
-    tracking = bool(getattr(torch_module, "track_running_stats", False))
-    if hasattr(flax_module, "track_running_stats") and hasattr(
-            torch_module, "track_running_stats") and (
-            tracking != bool(flax_module.track_running_stats)):
-        found.append(f"track_running_stats={tracking} in PyTorch, track_running_stats="
-                     f"{flax_module.track_running_stats} in Flax: construct it with "
-                     f"track_running_stats={tracking}")
-    if tracking and hasattr(flax_module, "momentum") and hasattr(torch_module, "momentum"):
-        momentum = torch_module.momentum
-        if momentum is None and "InstanceNorm" not in type(torch_module).__name__:
-            found.append(f"momentum=None in PyTorch (a cumulative average of all batches), "
-                         f"which no Flax momentum reproduces; momentum {flax_module.momentum} "
-                         f"in Flax")
-        else:
-            wanted = flax_momentum(momentum)
-            if not _same(wanted, float(flax_module.momentum)):
-                found.append(f"momentum {momentum} in PyTorch (Flax's convention: {wanted}, the "
-                             f"weight of the old value), momentum {flax_module.momentum} in "
-                             f"Flax: construct it with momentum={wanted}")
-    return found
-
-
-def _check_hyperparameters(torch_modules: dict, flax_modules) -> None:
-    """Raise if a PyTorch normalisation layer and the Flax one at its path differ in a setting
-    the state_dict does not carry. ``flax_modules``: ``(torch path, Flax normalisation
-    layer)``, those with an ``epsilon`` (only their paths are renamed: a ``rename`` function
-    need not know the others)."""
+def _check_hyperparameters(torch_modules: Mapping[str, Any],
+                           flax_modules: Iterable[tuple[Path, Any]], linen: bool,
+                           rename: Rename) -> None:
+    """Raise if a PyTorch layer and the Flax one at its path differ in a setting the
+    state_dict does not carry (their rule's ``hyperparameters``). Only the paths of the Flax
+    modules a rule configures are renamed: a ``rename`` function need not know the others."""
     lines = []
-    for path, flax_module in flax_modules:
+    for parts, flax_module in flax_modules:
+        rule = next((r for r in RULES if r.configured_by is not None
+                     and hasattr(flax_module, r.configured_by[1])), None)
+        if rule is None or rule.configured_by is None:
+            continue
+        path = _torch_path(parts, linen, rename)
         torch_module = torch_modules.get(path)
-        if torch_module is None or not hasattr(torch_module, "eps"):
+        if torch_module is None or not hasattr(torch_module, rule.configured_by[0]):
             continue
         layer = (f"layer {path or '<root>'!r} ({type(torch_module).__name__} -> "
                  f"{type(flax_module).__name__})")
-        lines += [f"  {layer}: {m}" for m in _mismatches(torch_module, flax_module)]
+        lines += [f"  {layer}: {m}" for m in rule.mismatches(torch_module, flax_module)]
     if lines:
         raise ValueError(
             "the Flax model's normalisation layers differ from the PyTorch model's in settings "
@@ -354,30 +317,42 @@ def _check_hyperparameters(torch_modules: dict, flax_modules) -> None:
 
 # --------------------------------------------------------------------------------------- NNX
 
-def _nnx_layers(model):
+def _nnx_layers(model: Any) -> list[Layer]:
     from flax import nnx
 
     if not isinstance(model, nnx.Module):
         raise ValueError(f"expected an NNX model (flax.nnx.Module), got {type(model).__name__}")
     layers = []
     for parts, module in iter_modules(model):
-        held = {name: v for name, v in vars(module).items()
-                if isinstance(v, nnx.Param | nnx.BatchStat)}
+        held = nnx_variables(module)
         if held:
-            layers.append((parts, module, {
-                name: (tuple(v[...].shape), v[...].dtype, (*parts, name))
-                for name, v in held.items()}))
-    return sorted(layers, key=lambda layer: tuple(map(str, layer[0])))
+            layers.append(Layer(parts, module, {
+                name: Variable(tuple(v[...].shape), v[...].dtype, (*parts, name))
+                for name, v in sorted(held.items())}))
+    return sorted(layers, key=lambda layer: tuple(map(str, layer.path)))
 
 
-def _nnx_norms(model, rename: Rename) -> list[tuple[str, Any]]:
-    """``(PyTorch module path, module)`` of every normalisation layer of an NNX ``model``."""
-    return [(_torch_path(parts, False, rename), node) for parts, node in iter_modules(model)
-            if hasattr(node, "epsilon")]
+def load_nnx(plan: Plan, state_dict: Any, strict: bool) -> None:
+    """Write the state_dict's values into the NNX variables of ``plan``; everything is checked
+    and converted before the first write."""
+    import jax.numpy as jnp
+
+    values = plan.read(state_dict, strict)
+    owners = {layer.path: layer.module for layer in plan.layers}
+    converted = [(getattr(owners[e.flax_path[:-1]], e.flax_path[-1]),
+                  jnp.asarray(value, e.dtype)) for e, value in values.items()]
+    for variable, value in converted:
+        assign(variable, value)
 
 
-def torch_to_nnx(state_dict, model, *, rename: Rename = None, strict: bool = True,
-                 check_hyperparameters: bool = True):
+def nnx_values(plan: Plan) -> dict[_Entry, Any]:
+    """The arrays of the NNX variables of ``plan``."""
+    owners = {layer.path: layer.module for layer in plan.layers}
+    return {e: getattr(owners[e.flax_path[:-1]], e.flax_path[-1])[...] for e in plan.entries}
+
+
+def torch_to_nnx(state_dict: Any, model: NNXModule, *, rename: Rename = None, strict: bool = True,
+                 check_hyperparameters: bool = True) -> NNXModule:
     """Load a PyTorch ``state_dict`` (or a ``torch.nn.Module``'s) into an NNX ``model``, in
     place; returns the model.
 
@@ -412,44 +387,35 @@ def torch_to_nnx(state_dict, model, *, rename: Rename = None, strict: bool = Tru
     >>> float(abs(interop.to_channels_first(y) - torch_model(x).detach().numpy()).max()) < 1e-5
     True
     """
-    import jax.numpy as jnp
-
     state_dict, torch_modules = _torch_source(state_dict, check_hyperparameters)
-    layers = _nnx_layers(model)
-    entries, counters = _entries(layers, False, rename, nnx_path)
+    plan = Plan.of(_nnx_layers(model), False, rename, nnx_path)
     if torch_modules is not None:
-        _check_hyperparameters(torch_modules, _nnx_norms(model, rename))
-    values = _convert_in(entries, counters, state_dict, strict)
-    owners = {parts: module for parts, module, _ in layers}
-    converted = [(getattr(owners[e.flax_path[:-1]], e.flax_path[-1]),
-                  jnp.asarray(value, e.dtype)) for e, value in values.items()]
-    for variable, value in converted:  # everything checked and converted: now write
-        assign(variable, value)
+        _check_hyperparameters(torch_modules, iter_modules(model), False, rename)
+    load_nnx(plan, state_dict, strict)
     return model
 
 
-def nnx_to_torch(model, *, rename: Rename = None, num_batches_tracked: int | Mapping = 0,
-                 as_torch: bool = False) -> dict:
+def nnx_to_torch(model: Any, *, rename: Rename = None,
+                 num_batches_tracked: int | Mapping[str, int] = 0,
+                 as_torch: bool = False) -> dict[str, Any]:
     """A PyTorch ``state_dict`` from an NNX ``model`` (NumPy arrays, torch tensors with
     ``as_torch``), keyed by module path as :func:`torch_to_nnx` reads it.
 
     ``num_batches_tracked`` fills the counters of layers with running statistics (Flax keeps
     none): an int for all of them, or a mapping of PyTorch module paths to ints.
     """
-    layers = _nnx_layers(model)
-    entries, counters = _entries(layers, False, rename, nnx_path)
-    owners = {parts: module for parts, module, _ in layers}
-    values = {e: getattr(owners[e.flax_path[:-1]], e.flax_path[-1])[...] for e in entries}
-    return _convert_out(entries, counters, values, num_batches_tracked, as_torch)
+    plan = Plan.of(_nnx_layers(model), False, rename, nnx_path)
+    return plan.state_dict(nnx_values(plan), num_batches_tracked, as_torch)
 
 
 # ------------------------------------------------------------------------------------- Linen
 
-def _linen_display(path: tuple) -> str:
+def linen_display(path: Path) -> str:
+    """A Linen variable as Python writes it: ``params['down_0']['conv']['kernel']``."""
     return path[0] + "".join(f"[{p!r}]" for p in path[1:])
 
 
-def _flatten(tree, path=()) -> dict:
+def _flatten(tree: Any, path: Path = ()) -> dict[Path, Any]:
     if not isinstance(tree, Mapping):
         return {path: tree}
     out = {}
@@ -458,35 +424,80 @@ def _flatten(tree, path=()) -> dict:
     return out
 
 
-def _linen_layers(model, inputs, kwargs) -> tuple[list, dict]:
-    """``(module path, module, {name: (shape, dtype, (collection, *path, name))})`` of every
-    Linen layer holding ``params``/``batch_stats``, and every module called (by path), from a
-    shape-only trace of ``model.init``."""
+def _linen_layers(model: Any, inputs: tuple[Any, ...],
+                  kwargs: dict[str, Any]) -> tuple[list[Layer], dict[Path, Any]]:
+    """Every Linen layer holding ``params``/``batch_stats``, and every module called (by
+    path), from a shape-only trace of ``model.init``."""
     import jax
     from flax import linen as nn
 
     if not isinstance(model, nn.Module):
         raise ValueError(f"expected a Linen model (flax.linen.Module), got "
                          f"{type(model).__name__}")
-    modules: dict[tuple, Any] = {}
+    modules: dict[Path, Any] = {}
 
-    def record(next_fun, args, kw, context):
+    def record(next_fun: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any],
+               context: Any) -> Any:
         modules.setdefault(tuple(context.module.path), context.module)
         return next_fun(*args, **kw)
 
     rngs = {"params": jax.random.key(0), "dropout": jax.random.key(1)}
     with nn.intercept_methods(record):
         shapes = jax.eval_shape(partial(model.init, **kwargs), rngs, *inputs)
-    layers: dict[tuple, dict] = {}
+    held: dict[Path, dict[str, Variable]] = {}
     for collection in ("params", "batch_stats"):
         for path, leaf in _flatten(shapes.get(collection, {})).items():
-            layers.setdefault(path[:-1], {})[path[-1]] = (
+            held.setdefault(path[:-1], {})[path[-1]] = Variable(
                 tuple(leaf.shape), leaf.dtype, (collection, *path))
-    return [(parts, modules.get(parts), held) for parts, held in layers.items()], modules
+    layers = [Layer(parts, modules.get(parts), dict(sorted(variables.items())))
+              for parts, variables in held.items()]
+    return layers, modules
 
 
-def torch_to_linen(state_dict, model, *inputs, rename: Rename = None, strict: bool = True,
-                   check_hyperparameters: bool = True, **kwargs) -> dict:
+def linen_variables(plan: Plan, state_dict: Any, strict: bool) -> dict[str, Any]:
+    """The Linen variables tree of the state_dict's values."""
+    import jax.numpy as jnp
+
+    variables: dict[str, Any] = {}
+    for entry, value in plan.read(state_dict, strict).items():
+        *parents, name = entry.flax_path
+        node = variables
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[name] = jnp.asarray(value, entry.dtype)
+    return variables
+
+
+def linen_values(plan: Plan, variables: Any) -> dict[_Entry, Any]:
+    """The arrays of ``variables`` by entry of ``plan``; the variables must hold exactly the
+    plan's, with the same shapes."""
+    variables = require_collections(variables)
+    given = {p: v for c in ("params", "batch_stats") for p, v in
+             _flatten({c: variables.get(c, {})}).items() if len(p) > 1}
+    wanted = {e.flax_path: e for e in plan.entries}
+    extra = [p for p in given if p not in wanted]
+    missing = [p for p in wanted if p not in given]
+    if extra or missing:
+        lines = ["the variables do not match the model's (as model.init creates them):"]
+        lines += [f"  not in the model: {linen_display(p)} {tuple(np.shape(given[p]))}"
+                  f"{nearest(linen_display(p), [linen_display(q) for q in missing])}"
+                  for p in extra]
+        lines += [f"  missing: {linen_display(p)} {wanted[p].shape}"
+                  f"{nearest(linen_display(p), [linen_display(q) for q in extra])}"
+                  for p in missing]
+        raise ValueError("\n".join(lines))
+    wrong = [f"  {e.display}: the variables hold {tuple(np.shape(given[p]))}, the model "
+             f"{e.shape} (layer {e.layer})" for p, e in wanted.items()
+             if tuple(np.shape(given[p])) != e.shape]
+    if wrong:
+        raise ValueError("shape mismatch between the variables and the model:\n"
+                         + "\n".join(wrong))
+    return {e: given[p] for p, e in wanted.items()}
+
+
+def torch_to_linen(state_dict: Any, model: Any, *inputs: Any, rename: Rename = None,
+                   strict: bool = True, check_hyperparameters: bool = True,
+                   **kwargs: Any) -> dict[str, Any]:
     """Linen variables ``{'params': ..., 'batch_stats': ...}`` for ``model`` from a PyTorch
     ``state_dict`` (or a ``torch.nn.Module``'s).
 
@@ -498,91 +509,22 @@ def torch_to_linen(state_dict, model, *inputs, rename: Rename = None, strict: bo
     and ``check_hyperparameters`` (given a module) as in :func:`torch_to_nnx`; with
     ``strict=False`` only the converted variables are returned.
     """
-    import jax.numpy as jnp
-
     state_dict, torch_modules = _torch_source(state_dict, check_hyperparameters)
     layers, modules = _linen_layers(model, inputs, kwargs)
-    entries, counters = _entries(layers, True, rename, _linen_display)
+    plan = Plan.of(layers, True, rename, linen_display)
     if torch_modules is not None:
-        _check_hyperparameters(torch_modules, [(_torch_path(parts, True, rename), module)
-                                               for parts, module in modules.items()
-                                               if hasattr(module, "epsilon")])
-    values = _convert_in(entries, counters, state_dict, strict)
-    variables: dict = {}
-    for entry, value in values.items():
-        *parents, name = entry.flax_path
-        node = variables
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[name] = jnp.asarray(value, entry.dtype)
-    return variables
+        _check_hyperparameters(torch_modules, modules.items(), True, rename)
+    return linen_variables(plan, state_dict, strict)
 
 
-def linen_to_torch(variables, model, *inputs, rename: Rename = None,
-                   num_batches_tracked: int | Mapping = 0, as_torch: bool = False,
-                   **kwargs) -> dict:
+def linen_to_torch(variables: Any, model: Any, *inputs: Any, rename: Rename = None,
+                   num_batches_tracked: int | Mapping[str, int] = 0, as_torch: bool = False,
+                   **kwargs: Any) -> dict[str, Any]:
     """A PyTorch ``state_dict`` from a Linen ``model``'s ``variables``; ``inputs``/``kwargs``
     as in :func:`torch_to_linen`, ``num_batches_tracked`` as in :func:`nnx_to_torch`.
 
     The variables must hold exactly what ``model.init`` creates in ``params`` and
     ``batch_stats``, with the same shapes.
     """
-    entries, counters = _entries(_linen_layers(model, inputs, kwargs)[0], True, rename,
-                                 _linen_display)
-    if not isinstance(variables, Mapping):
-        raise ValueError(f"expected Linen variables (a dict of collections), got "
-                         f"{type(variables).__name__}")
-    given = {p: v for c in ("params", "batch_stats") for p, v in
-             _flatten({c: variables.get(c, {})}).items() if len(p) > 1}
-    wanted = {e.flax_path: e for e in entries}
-    extra = [p for p in given if p not in wanted]
-    missing = [p for p in wanted if p not in given]
-    if extra or missing:
-        lines = ["the variables do not match the model's (as model.init creates them):"]
-        lines += [f"  not in the model: {_linen_display(p)} {tuple(np.shape(given[p]))}"
-                  f"{nearest(_linen_display(p), [_linen_display(q) for q in missing])}"
-                  for p in extra]
-        lines += [f"  missing: {_linen_display(p)} {wanted[p].shape}"
-                  f"{nearest(_linen_display(p), [_linen_display(q) for q in extra])}"
-                  for p in missing]
-        raise ValueError("\n".join(lines))
-    wrong = [f"  {e.display}: the variables hold {tuple(np.shape(given[p]))}, the model "
-             f"{e.shape} (layer {e.layer})" for p, e in wanted.items()
-             if tuple(np.shape(given[p])) != e.shape]
-    if wrong:
-        raise ValueError("shape mismatch between the variables and the model:\n"
-                         + "\n".join(wrong))
-    values = {e: given[p] for p, e in wanted.items()}
-    return _convert_out(entries, counters, values, num_batches_tracked, as_torch)
-
-
-def conv_transpose_padding(kernel_size, padding=0, output_padding=0, dilation=1) -> list:
-    """Flax ``ConvTranspose`` padding equal to PyTorch ``ConvTranspose`` ``padding`` and
-    ``output_padding``: ``(d*(k-1) - p, d*(k-1) - p + output_padding)`` per spatial axis.
-
-    Ints apply to every axis of ``kernel_size``; use the same ``strides`` and
-    ``kernel_dilation`` in Flax.
-
-    >>> conv_transpose_padding((3, 3), padding=1, output_padding=1)   # CycleGAN's upsampling
-    [(1, 2), (1, 2)]
-    """
-    kernel_size = tuple(kernel_size) if not isinstance(kernel_size, int) else (kernel_size,)
-    n = len(kernel_size)
-
-    def per_axis(value, name):
-        values = (value,) * n if isinstance(value, int) else tuple(value)
-        if len(values) != n:
-            raise ValueError(f"{name}={value!r} has {len(values)} entries for a "
-                             f"{n}-dimensional kernel_size={kernel_size!r}")
-        return values
-
-    pairs = []
-    for k, p, op, d in zip(kernel_size, per_axis(padding, "padding"),
-                           per_axis(output_padding, "output_padding"),
-                           per_axis(dilation, "dilation"), strict=True):
-        lo = d * (k - 1) - p
-        if lo < 0:
-            raise ValueError(f"padding={padding!r} exceeds dilation * (kernel_size - 1) = "
-                             f"{d * (k - 1)}: no Flax padding gives PyTorch's output")
-        pairs.append((lo, lo + op))
-    return pairs
+    plan = Plan.of(_linen_layers(model, inputs, kwargs)[0], True, rename, linen_display)
+    return plan.state_dict(linen_values(plan, variables), num_batches_tracked, as_torch)

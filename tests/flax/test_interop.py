@@ -17,6 +17,7 @@ from lucid_jax import interop
 from lucid_jax import linen as ours_linen
 from lucid_jax import nnx as ours_nnx
 from lucid_jax._compat import assign
+from lucid_jax._interop_layer import nnx_layer_variables
 
 
 def _trained_torch_state_dict(rng, steps=3):
@@ -59,7 +60,7 @@ def test_nnx_round_trip_is_exact(rng):
 
 
 def _nnx_snapshot(module):
-    return {k: np.array(v[...]) for k, v in interop._nnx_variables(module).items()
+    return {k: np.array(v[...]) for k, v in nnx_layer_variables(module).items()
             if v is not None}
 
 
