@@ -16,9 +16,8 @@ from typing import Any
 import jax
 
 import lucid_jax
-from lucid._autograd import apply
 from lucid._functions import _tensor
-from lucid._tensor import Tensor
+from lucid._tensor import Tensor, apply
 from lucid.nn._functional.activation import leaky_relu, linear, pad, relu, sigmoid, tanh
 from lucid.nn._functional.conv import (
     conv1d,

@@ -9,7 +9,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lucid._autograd import _no_aux, apply
+from lucid._autograd import _no_aux
+from lucid._tensor import apply
 
 _RELU, _TANH, _SIGMOID = (_no_aux(op) for op in (jax.nn.relu, jnp.tanh, jax.nn.sigmoid))
 _LEAKY_RELU = _no_aux(lambda x, slope: jnp.where(x > 0, x, x * slope))

@@ -11,7 +11,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lucid._autograd import apply
+from lucid._tensor import apply
 
 _REDUCTIONS = ("none", "mean", "sum")
 

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lucid._autograd import apply
+from lucid._tensor import apply
 from lucid.nn._functional.conv import _tuple
 
 
