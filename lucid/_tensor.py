@@ -88,6 +88,13 @@ def seed_for(output: Tensor, gradient: Any) -> Any:
     return seed
 
 
+def type_name(value: Any) -> str:
+    """``value``'s class for an error message: ``list``, ``numpy.ndarray``,
+    ``lucid._tensor.Tensor``."""
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+
+
 def _torch_name(dtype: Any) -> str:
     return _TORCH_DTYPE_NAMES.get(np.dtype(dtype).name, np.dtype(dtype).name)
 
@@ -448,4 +455,4 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin, TensorBase):
 
 
 apply = Tensor._apply
-__all__ = ["Tensor", "apply", "check_dtype", "resolve_device"]
+__all__ = ["Tensor", "apply", "check_dtype", "resolve_device", "type_name"]

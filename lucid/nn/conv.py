@@ -14,8 +14,8 @@ from lucid.nn._functional.conv import (
     conv_transpose,
     convolution,
 )
-from lucid.nn.linear import _empty
 from lucid.nn.module import Module
+from lucid.nn.parameter import _empty
 
 
 class _ConvNd(Module):

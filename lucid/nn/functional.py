@@ -17,8 +17,8 @@ import jax
 
 import lucid_jax
 from lucid._functions import _tensor
-from lucid._tensor import Tensor, apply
-from lucid.nn._functional.activation import leaky_relu, linear, pad, relu, sigmoid, tanh
+from lucid._tensor import Tensor, apply, type_name
+from lucid.nn._functional.activation import leaky_relu, relu, sigmoid, tanh
 from lucid.nn._functional.conv import (
     conv1d,
     conv2d,
@@ -28,6 +28,7 @@ from lucid.nn._functional.conv import (
     conv_transpose3d,
 )
 from lucid.nn._functional.dropout import dropout, dropout2d
+from lucid.nn._functional.linear import linear
 from lucid.nn._functional.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -37,6 +38,7 @@ from lucid.nn._functional.loss import (
     smooth_l1_loss,
 )
 from lucid.nn._functional.norm import batch_norm, group_norm
+from lucid.nn._functional.padding import pad
 from lucid.nn._functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from lucid.nn._functional.upsampling import interpolate
 
@@ -106,8 +108,8 @@ def instance_norm_updating_stats(x: Any, running_mean: Tensor | None, running_va
     if update and not (isinstance(running_mean, Tensor) and isinstance(running_var, Tensor)):
         raise TypeError(
             "use_input_stats=True updates running_mean and running_var in place, so they must "
-            f"be lucid.Tensor, got running_mean={_type_name(running_mean)} and "
-            f"running_var={_type_name(running_var)}; pass lucid.Tensor running statistics, or "
+            f"be lucid.Tensor, got running_mean={type_name(running_mean)} and "
+            f"running_var={type_name(running_var)}; pass lucid.Tensor running statistics, or "
             "use_input_stats=False to normalise with them, or lucid_jax.update_running_stats "
             "for pure code"
         )
@@ -117,11 +119,6 @@ def instance_norm_updating_stats(x: Any, running_mean: Tensor | None, running_va
     if new_stats is not None:
         running_mean._data, running_var._data = new_stats
     return output
-
-
-def _type_name(value: Any) -> str:
-    kind = type(value)
-    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
 
 
 def instance_norm(x: Tensor, running_mean: Tensor | None = None,

@@ -14,19 +14,21 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from lucid._autograd import _as_array
 from lucid._grad_mode import no_grad
 from lucid._tensor import Tensor, check_dtype, resolve_device
 from lucid.nn.functional import instance_norm_updating_stats
-from lucid.nn.module import (
-    Module,
+from lucid.nn.lazy import LazyModuleMixin
+from lucid.nn.module import Module
+from lucid.nn.normalization import RunningStats
+from lucid.nn.parameter import (
     Parameter,
     UninitializedBuffer,
     UninitializedParameter,
     _Uninitialized,
 )
-from lucid.nn.normalization import RunningStats
 
 
 class _InstanceNormBase(RunningStats, Module):
@@ -194,7 +196,7 @@ class InstanceNorm3d(_InstanceNormBase):
     spatial_dims = 3
 
 
-class _LazyInstanceNorm(_InstanceNormBase):
+class _LazyInstanceNorm(LazyModuleMixin, _InstanceNormBase):
     """``num_features`` is taken from the first input, then the module becomes ``cls_to_become``.
 
     Until then ``weight``/``bias`` are :class:`~lucid.nn.UninitializedParameter` and the
@@ -226,57 +228,38 @@ class _LazyInstanceNorm(_InstanceNormBase):
     def _create_state(self) -> None:
         """The eager class's state, with placeholders for the per-channel tensors."""
         super()._create_state()
-        for name, tensor in self._per_channel_state():
+        for name in self._per_channel_names():
+            tensor = getattr(self, name)
             kind = UninitializedParameter if isinstance(tensor, Parameter) else UninitializedBuffer
             setattr(self, name, kind(requires_grad=tensor.requires_grad, device=self._device,
                                      dtype=tensor.dtype))
 
-    def _per_channel_state(self) -> list[tuple[str, Tensor]]:
-        return [(name, getattr(self, name)) for name in self._INITIAL
-                if getattr(self, name) is not None]
-
-    def has_uninitialized_params(self) -> bool:
-        """PyTorch's test: whether this module holds a placeholder (lucid's
-        :meth:`~lucid.nn.Module.has_uninitialized_parameters` also counts a Lazy module
-        without any)."""
-        return bool(self._per_channel_state())
-
-    def _waiting_for_sizes(self) -> bool:
-        return True
-
-    def reset_parameters(self) -> None:
-        """Nothing to reset before the sizes are known (PyTorch's Lazy modules skip it too)."""
+    def _per_channel_names(self) -> list[str]:
+        return [name for name in self._INITIAL if getattr(self, name) is not None]
 
     def reset_running_stats(self) -> None:
         """Nothing to reset before the sizes are known."""
 
-    def _materialize(self, num_features: int) -> Callable[[], None]:
-        """Fill the placeholders for ``num_features`` and become the eager class; returns the
-        undo."""
-        lazy_class, filled = type(self), []
-        self.num_features = num_features
-        for name, placeholder in self._per_channel_state():
-            filled.append((placeholder, type(placeholder), placeholder._storage.array))
-            value = np.full((num_features,), self._INITIAL[name], placeholder.dtype)
-            placeholder.materialize(value if self._device is None
-                                    else jax.device_put(value, self._device))
-        self.__class__ = self.cls_to_become
-
-        def undo() -> None:
-            self.__class__, self.num_features = lazy_class, 0
-            for placeholder, kind, empty in filled:
-                placeholder._storage.array, placeholder.__class__ = empty, kind
-        return undo
-
-    def forward(self, input: Any) -> Tensor:
+    def initialize_parameters(self, input: Any) -> Callable[[], None]:
+        """``num_features`` from ``input``'s channel axis, after the eager class's rank check."""
         x = input if isinstance(input, Tensor) else Tensor(input)
         self._check_rank(x.ndim)
-        undo = self._materialize(x.shape[0 if x.ndim == self.spatial_dims + 1 else 1])
-        try:
-            return self.forward(x)
-        except Exception:  # a failed first call leaves the module lazy, as it was
-            undo()
-            raise
+        return self._materialize_channels(x.shape[0 if x.ndim == self.spatial_dims + 1 else 1])
+
+    def _materialize_channels(self, num_features: int) -> Callable[[], None]:
+        """Fill the placeholders for ``num_features`` and become the eager class; returns the
+        undo."""
+        self.num_features = num_features
+        values: dict[str, ArrayLike] = {}
+        for name in self._per_channel_names():
+            value = np.full((num_features,), self._INITIAL[name], getattr(self, name).dtype)
+            values[name] = value if self._device is None else jax.device_put(value, self._device)
+        undo_state = self._materialize(values)
+
+        def undo() -> None:
+            undo_state()
+            self.num_features = 0
+        return undo
 
     def _prepare_load(self, state_dict: Any, prefix: str) -> Callable[[], None] | None:
         """Materialise from the checkpoint's ``weight`` (or ``running_mean``) length, if any."""
@@ -287,7 +270,7 @@ class _LazyInstanceNorm(_InstanceNormBase):
             if value is not None and not isinstance(value, _Uninitialized):
                 shape = jnp.shape(_as_array(value))
                 # another shape stays lazy: the load reports it as a size mismatch
-                return self._materialize(shape[0]) if len(shape) == 1 else None
+                return self._materialize_channels(shape[0]) if len(shape) == 1 else None
         return None
 
 

@@ -14,7 +14,8 @@ import numpy as np
 from lucid._grad_mode import no_grad
 from lucid._tensor import Tensor, check_dtype, resolve_device
 from lucid.nn._functional.norm import batch_norm_update, group_norm
-from lucid.nn.module import Module, Parameter
+from lucid.nn.module import Module
+from lucid.nn.parameter import Parameter
 
 
 class RunningStats:

@@ -10,10 +10,11 @@ import jax
 import jax.numpy as jnp
 
 from lucid._tensor import apply
+from lucid.nn._functional.padding import pad_array
 
 _LAYOUTS = {1: ("NCH", "OIH", "NCH"), 2: ("NCHW", "OIHW", "NCHW"),
             3: ("NCDHW", "OIDHW", "NCDHW")}
-PADDING_MODES = {"zeros": None, "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")  # PyTorch's names
 
 
 @functools.cache
@@ -27,10 +28,10 @@ def _conv_kernel(spatial: int, stride: tuple, padding: Any, dilation: tuple, gro
         unbatched = x.ndim == spatial + 1
         x = x[None] if unbatched else x
         pads = padding
-        if PADDING_MODES[padding_mode] is not None:
+        if padding_mode != "zeros":
             widths = {"SAME": _same_pairs(weight.shape[2:], dilation),
                       "VALID": ((0, 0),) * spatial}.get(padding, padding)
-            x = jnp.pad(x, ((0, 0), (0, 0), *widths), mode=PADDING_MODES[padding_mode])
+            x = pad_array(x, ((0, 0), (0, 0), *widths), padding_mode)
             pads = "VALID"
         y = jax.lax.conv_general_dilated(x, weight, stride, pads, rhs_dilation=dilation,
                                          dimension_numbers=_LAYOUTS[spatial],
