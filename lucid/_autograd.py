@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import jax
 import jax.numpy as jnp
@@ -102,7 +102,7 @@ def _kernel(fn: Callable[..., Any], grad_positions: tuple[int, ...]) -> Callable
         return kernel
 
     if not grad_positions:
-        def run(*arrays: Any) -> tuple[Any, Any, None]:
+        def run(*arrays: Any) -> tuple[Any, Any, Any]:
             output, aux = fn(*arrays)
             return output, aux, None
     else:
@@ -178,8 +178,15 @@ _FREED = ("Trying to backward through the graph a second time (or directly acces
           "calling backward.")
 
 
-def run_backward(roots: tuple[_Node, ...], seeds: tuple, targets: tuple[_Node, ...] | None,
-                 retain_graph: bool) -> tuple | None:
+@overload
+def run_backward(roots: tuple[_Node, ...], seeds: tuple[Any, ...], targets: None,
+                 retain_graph: bool) -> None: ...
+@overload
+def run_backward(roots: tuple[_Node, ...], seeds: tuple[Any, ...], targets: tuple[_Node, ...],
+                 retain_graph: bool) -> tuple[jax.Array | None, ...]: ...
+def run_backward(roots: tuple[_Node, ...], seeds: tuple[Any, ...],
+                 targets: tuple[_Node, ...] | None, retain_graph: bool
+                 ) -> tuple[jax.Array | None, ...] | None:
     """Push ``seeds`` (``None``: ones, given as ``(shape, dtype)``) back from ``roots``.
 
     With ``targets=None`` the cotangents reaching every leaf are added to its ``.grad``;

@@ -331,25 +331,6 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin, TensorBase):
             result = moved
         return result
 
-    def float(self) -> Tensor:
-        return self.to(jnp.float32)
-
-    def double(self) -> Tensor:
-        return self.to(jnp.float64)
-
-    def half(self) -> Tensor:
-        return self.to(jnp.float16)
-
-    def int(self) -> Tensor:
-        return self.to(jnp.int32)
-
-    def long(self) -> Tensor:
-        """int64, which needs JAX's 64-bit mode (an error otherwise, never a silent int32)."""
-        return self.to(jnp.int64)
-
-    def bool(self) -> Tensor:
-        return self.to(jnp.bool_)
-
     def cpu(self) -> Tensor:
         return self.to(device="cpu")
 
@@ -434,7 +415,8 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin, TensorBase):
         return self._data.__dlpack__(**kwargs)
 
     def __dlpack_device__(self) -> tuple[int, int]:
-        return self._data.__dlpack_device__()
+        # jax.Array has __dlpack_device__ at runtime; its stubs omit it
+        return self._data.__dlpack_device__()  # type: ignore[attr-defined]
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -453,6 +435,27 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin, TensorBase):
         grad = "None" if self.grad is None else _format(self.grad, prefix)
         return f"{prefix}{_format(self._data, prefix)}, grad={grad})"
 
+
+    # -- dtype casts (last in the class: their names shadow the builtins in annotations) ----
+
+    def float(self) -> Tensor:
+        return self.to(jnp.float32)
+
+    def double(self) -> Tensor:
+        return self.to(jnp.float64)
+
+    def half(self) -> Tensor:
+        return self.to(jnp.float16)
+
+    def int(self) -> Tensor:
+        return self.to(jnp.int32)
+
+    def long(self) -> Tensor:
+        """int64, which needs JAX's 64-bit mode (an error otherwise, never a silent int32)."""
+        return self.to(jnp.int64)
+
+    def bool(self) -> Tensor:
+        return self.to(jnp.bool_)
 
 apply = Tensor._apply
 __all__ = ["Tensor", "apply", "check_dtype", "resolve_device", "type_name"]

@@ -42,19 +42,24 @@ def _hashable_axis(axis: Any) -> _Axis:
     return tuple(axis) if isinstance(axis, list) else axis
 
 
+_REDUCTIONS: dict[str, Callable[..., jax.Array]] = {
+    "sum": jnp.sum, "mean": jnp.mean, "max": jnp.max, "min": jnp.min, "all": jnp.all,
+    "any": jnp.any, "var": jnp.var, "std": jnp.std}
+
+
 @functools.cache
 def _reduction(name: str, axis: _Axis, keepdims: bool, correction: float = 0) -> _Kernel:
+    reduce = _REDUCTIONS[name]
     if name in ("var", "std"):
-        reduce = {"var": jnp.var, "std": jnp.std}[name]
         return lambda a: (reduce(a, axis=axis, keepdims=keepdims, ddof=correction), None)
-    reduce = {"sum": jnp.sum, "mean": jnp.mean, "max": jnp.max, "min": jnp.min,
-              "all": jnp.all, "any": jnp.any}[name]
     return lambda a: (reduce(a, axis=axis, keepdims=keepdims), None)
 
 
 @functools.cache
 def _norm(ord: float, axis: _Axis, keepdims: bool) -> _Kernel:
-    return lambda a: (jnp.linalg.vector_norm(a, ord=ord, axis=axis, keepdims=keepdims), None)
+    # jnp's stubs say ord is an int or a str; any float norm (inf, 1.5) works
+    return lambda a: (jnp.linalg.vector_norm(a, ord=ord, axis=axis,  # type: ignore[arg-type]
+                                             keepdims=keepdims), None)
 
 
 @functools.cache

@@ -8,7 +8,7 @@ write through to ``x`` when changed in place afterwards, unlike PyTorch's views.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 import jax
@@ -27,9 +27,8 @@ _StaticIndex = tuple[Any, ...]
 
 def _shape_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
     """``f(2, 3)`` and ``f((2, 3))`` both mean the shape ``(2, 3)``."""
-    if len(shape) == 1 and isinstance(shape[0], tuple | list):
-        shape = shape[0]
-    return tuple(int(s) for s in shape)
+    sizes = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
+    return tuple(int(s) for s in sizes)
 
 
 @functools.cache
@@ -135,10 +134,16 @@ def _broadcaster(shape: tuple[int, ...]) -> _Kernel:
     return lambda a: (jnp.broadcast_to(a, shape), None)
 
 
+_JOINS: dict[str, Callable[..., jax.Array]] = {"cat": jnp.concatenate, "stack": jnp.stack}
+
+
 @functools.cache
 def _joiner(join: str, axis: int) -> _Kernel:
-    combine = {"cat": jnp.concatenate, "stack": jnp.stack}[join]
-    return lambda *arrays: (combine(arrays, axis=axis), None)
+    combine = _JOINS[join]
+
+    def joined(*arrays: jax.Array) -> tuple[jax.Array, None]:
+        return combine(arrays, axis=axis), None
+    return joined
 
 
 def _axis(dim: int, ndim: int) -> int:
@@ -166,10 +171,10 @@ class ShapeMixin(TensorBase):
 
     __slots__ = ()
 
-    def reshape(self, *shape: int) -> Tensor:
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         return self._apply(_reshaper(_shape_args(shape)), self)[0]
 
-    def view(self, *shape: int) -> Tensor:
+    def view(self, *shape: int | Sequence[int]) -> Tensor:
         """``reshape`` (a copy: JAX arrays are values, so it never aliases ``self``)."""
         return self.reshape(*shape)
 
@@ -181,7 +186,7 @@ class ShapeMixin(TensorBase):
         return self.reshape(shape[:start] + (int(np.prod(shape[start:end + 1])),)
                             + shape[end + 1:])
 
-    def permute(self, *dims: int) -> Tensor:
+    def permute(self, *dims: int | Sequence[int]) -> Tensor:
         dims = _shape_args(dims)
         return self._apply(_permuter(tuple(_axis(d, self.ndim) for d in dims)), self)[0]
 
@@ -211,7 +216,7 @@ class ShapeMixin(TensorBase):
         static, index_arrays = _parse_index(index, self.shape)
         return self._apply(_indexer(static), self, *index_arrays)[0]
 
-    def flip(self, *dims: int) -> Tensor:
+    def flip(self, *dims: int | Sequence[int]) -> Tensor:
         """The values in reverse order along each of ``dims``."""
         axes = tuple(_axis(d, self.ndim) for d in _shape_args(dims))
         return self._apply(_flipper(axes), self)[0]
@@ -220,7 +225,7 @@ class ShapeMixin(TensorBase):
         """``self``: JAX arrays have no strides, so every tensor is contiguous."""
         return self
 
-    def repeat(self, *sizes: int) -> Tensor:
+    def repeat(self, *sizes: int | Sequence[int]) -> Tensor:
         """``self`` tiled ``sizes[i]`` times along each axis (new leading axes allowed)."""
         sizes = _shape_args(sizes)
         if len(sizes) < self.ndim:
@@ -228,7 +233,7 @@ class ShapeMixin(TensorBase):
                                "number of dimensions of tensor")
         return self._apply(_tiler(sizes), self)[0]
 
-    def expand(self, *sizes: int) -> Tensor:
+    def expand(self, *sizes: int | Sequence[int]) -> Tensor:
         """``self`` broadcast to ``sizes`` (``-1`` keeps an axis; new axes go in front)."""
         sizes = _shape_args(sizes)
         if len(sizes) < self.ndim:

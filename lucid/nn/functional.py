@@ -77,7 +77,8 @@ def _instance_norm_kernel(use_input_stats: bool, momentum: float | None, eps: fl
     in PyTorch, an unused momentum is never an error). ``unbatched`` adds and removes the
     batch axis (PyTorch's ``(C, *spatial)`` input).
     """
-    def kernel(x, running_mean, running_var, weight, bias):
+    def kernel(x: jax.Array, running_mean: Any, running_var: Any, weight: Any, bias: Any
+               ) -> tuple[jax.Array, Any]:
         batched = x[None] if unbatched else x
         output = lucid_jax.instance_norm(batched, running_mean, running_var, weight, bias,
                                          use_input_stats, eps=eps)
@@ -116,7 +117,7 @@ def instance_norm_updating_stats(x: Any, running_mean: Tensor | None, running_va
     kernel = _instance_norm_kernel(bool(use_input_stats), momentum if update else None, eps,
                                    unbatched)
     output, new_stats = apply(kernel, x, running_mean, running_var, weight, bias)
-    if new_stats is not None:
+    if new_stats is not None and running_mean is not None and running_var is not None:
         running_mean._data, running_var._data = new_stats
     return output
 

@@ -35,6 +35,8 @@ class _InstanceNormBase(RunningStats, Module):
     """State, checks and forward shared by every instance-normalisation module."""
 
     spatial_dims: int  # declared by each concrete class
+    weight: Parameter | None
+    bias: Parameter | None
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = False, track_running_stats: bool = False, device: Any = None,
@@ -196,25 +198,29 @@ class InstanceNorm3d(_InstanceNormBase):
     spatial_dims = 3
 
 
+_LAZY_DOC = """``num_features`` is taken from the first input, then the module becomes
+``cls_to_become``.
+
+Until then ``weight``/``bias`` are :class:`~lucid.nn.UninitializedParameter` and the
+running statistics :class:`~lucid.nn.UninitializedBuffer` placeholders (``None`` where
+switched off, as in the eager classes). They are filled in place, so an optimiser built
+before the first call trains them. Defaults are this project's (``affine=False,
+track_running_stats=False``), the same as the eager classes; PyTorch's Lazy classes
+default both to True. Loading a state dict before the first call takes ``num_features``
+from its ``weight`` or ``running_mean`` instead; a failed first call or load leaves the
+module lazy and unchanged.
+
+>>> import lucid
+>>> import lucid.nn as nn
+>>> lazy = nn.LazyInstanceNorm2d(affine=True)
+>>> _ = lazy.load_state_dict({"weight": lucid.ones(5), "bias": lucid.zeros(5)})
+>>> lazy
+InstanceNorm2d(5, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=False)
+"""
+
+
 class _LazyInstanceNorm(LazyModuleMixin, _InstanceNormBase):
-    """``num_features`` is taken from the first input, then the module becomes ``cls_to_become``.
-
-    Until then ``weight``/``bias`` are :class:`~lucid.nn.UninitializedParameter` and the
-    running statistics :class:`~lucid.nn.UninitializedBuffer` placeholders (``None`` where
-    switched off, as in the eager classes). They are filled in place, so an optimiser built
-    before the first call trains them. Defaults are this project's (``affine=False,
-    track_running_stats=False``), the same as the eager classes; PyTorch's Lazy classes
-    default both to True. Loading a state dict before the first call takes ``num_features``
-    from its ``weight`` or ``running_mean`` instead; a failed first call or load leaves the
-    module lazy and unchanged.
-
-    >>> import lucid
-    >>> import lucid.nn as nn
-    >>> lazy = nn.LazyInstanceNorm2d(affine=True)
-    >>> _ = lazy.load_state_dict({"weight": lucid.ones(5), "bias": lucid.zeros(5)})
-    >>> lazy
-    InstanceNorm2d(5, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=False)
-    """
+    __doc__ = _LAZY_DOC
 
     cls_to_become: type[_InstanceNormBase]
     _INITIAL = {"weight": 1.0, "bias": 0.0, "running_mean": 0.0, "running_var": 1.0}
@@ -275,15 +281,15 @@ class _LazyInstanceNorm(LazyModuleMixin, _InstanceNormBase):
 
 
 class LazyInstanceNorm1d(_LazyInstanceNorm, InstanceNorm1d):
-    __doc__ = _LazyInstanceNorm.__doc__
+    __doc__ = _LAZY_DOC
     cls_to_become = InstanceNorm1d
 
 
 class LazyInstanceNorm2d(_LazyInstanceNorm, InstanceNorm2d):
-    __doc__ = _LazyInstanceNorm.__doc__
+    __doc__ = _LAZY_DOC
     cls_to_become = InstanceNorm2d
 
 
 class LazyInstanceNorm3d(_LazyInstanceNorm, InstanceNorm3d):
-    __doc__ = _LazyInstanceNorm.__doc__
+    __doc__ = _LAZY_DOC
     cls_to_become = InstanceNorm3d

@@ -57,10 +57,10 @@ class LazyModuleMixin(Module):
             placeholder = getattr(self, name)
             filled.append((placeholder, type(placeholder), placeholder._storage.array))
             placeholder.materialize(value)
-        self.__class__ = self.cls_to_become
+        object.__setattr__(self, "__class__", self.cls_to_become)  # in place: same identity
 
         def undo() -> None:
-            self.__class__ = lazy_class
+            object.__setattr__(self, "__class__", lazy_class)
             for placeholder, kind, empty in filled:
                 placeholder._storage.array, placeholder.__class__ = empty, kind
         return undo

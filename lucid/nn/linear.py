@@ -8,7 +8,7 @@ from lucid._tensor import Tensor
 from lucid.nn import init
 from lucid.nn._functional.linear import linear
 from lucid.nn.module import Module
-from lucid.nn.parameter import _empty
+from lucid.nn.parameter import Parameter, _empty
 
 
 class Identity(Module):
@@ -38,6 +38,9 @@ class Linear(Module):
     >>> layer(lucid.ones(4, 3)).shape
     (4, 2)
     """
+
+    weight: Parameter
+    bias: Parameter | None
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  device: Any = None, dtype: Any = None) -> None:

@@ -53,6 +53,11 @@ class Module:
     False
     """
 
+    training: bool
+    _parameter_names: list[str]  # registration order, which optimisers' ids follow
+    _buffer_names: list[str]
+    _module_names: list[str]
+
     def __init__(self) -> None:
         object.__setattr__(self, "_parameter_names", [])
         object.__setattr__(self, "_buffer_names", [])
@@ -183,7 +188,9 @@ class Module:
     def named_parameters(self, prefix: str = "", recurse: bool = True,
                          remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
         """Every parameter once, with its dotted name; warns if some are Lazy placeholders."""
-        named = list(self._named("_parameter_names", prefix, recurse, remove_duplicate))
+        named = [(name, param) for name, param
+                 in self._named("_parameter_names", prefix, recurse, remove_duplicate)
+                 if isinstance(param, Parameter)]  # always: __setattr__ registers no other
         pending = [name for name, param in named if isinstance(param, _Uninitialized)]
         if pending:
             warnings.warn(

@@ -48,7 +48,8 @@ class _Uninitialized(Tensor):
     __slots__ = ()
     cls_to_become: type[Tensor]
 
-    def __init__(self, requires_grad: bool, device: Any, dtype: Any) -> None:
+    def __init__(self, requires_grad: bool = False, device: Any = None,
+                 dtype: Any = None) -> None:
         empty = np.zeros((0,), check_dtype(dtype) or jnp.float32)
         Tensor.__init__(self, empty, requires_grad=requires_grad, device=device)
 
@@ -89,7 +90,7 @@ class _Uninitialized(Tensor):
     def materialize(self, array: Any) -> None:
         """Hold ``array`` (cast to this dtype) and become a ``cls_to_become``, in place."""
         self._data = owned_array(array, self.dtype)
-        self.__class__ = self.cls_to_become
+        object.__setattr__(self, "__class__", self.cls_to_become)  # in place: same identity
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"

@@ -24,7 +24,7 @@ def _conv_kernel(spatial: int, stride: tuple, padding: Any, dilation: tuple, gro
 
     A ``padding_mode`` other than ``zeros`` pads ``x`` explicitly first (as PyTorch does).
     """
-    def conv(x, weight, bias):
+    def conv(x: jax.Array, weight: jax.Array, bias: Any) -> tuple[jax.Array, None]:
         unbatched = x.ndim == spatial + 1
         x = x[None] if unbatched else x
         pads = padding
@@ -110,7 +110,7 @@ def _conv_transpose_kernel(spatial: int, stride: tuple, padding: tuple, output_p
     ``d*(k-1) - p`` (plus ``output_padding`` on the right), convolved with the flipped kernel
     whose in/out axes are swapped within each group.
     """
-    def conv_transpose(x, weight, bias):
+    def conv_transpose(x: jax.Array, weight: jax.Array, bias: Any) -> tuple[jax.Array, None]:
         unbatched = x.ndim == spatial + 1
         x = x[None] if unbatched else x
         k = weight.shape[2:]

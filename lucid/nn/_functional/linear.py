@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 
 from lucid._tensor import apply
@@ -14,7 +15,7 @@ from lucid._tensor import apply
 @functools.cache
 def _linear_kernel(has_bias: bool) -> Callable:
     """``x @ weight.T + bias`` fused in one kernel."""
-    def linear(x, weight, bias):
+    def linear(x: jax.Array, weight: jax.Array, bias: Any) -> tuple[jax.Array, None]:
         y = jnp.matmul(x, weight.T)
         return (y + bias if has_bias else y), None
     return linear
