@@ -10,7 +10,8 @@ place after it was used can never corrupt a gradient already recorded (no versio
 ``backward`` frees the pullbacks that saved arrays (PyTorch's saved tensors) unless asked to
 retain the graph; reaching a freed one raises PyTorch's error.
 Kernels are cached by (operation, which inputs need a gradient), so repeated eager calls with the
-same shapes and settings never retrace.
+same shapes and settings never retrace. The tape knows a tensor by its base class,
+:class:`TensorBase`, which :class:`lucid.Tensor` implements: nothing here imports it.
 """
 
 from __future__ import annotations
