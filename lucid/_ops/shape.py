@@ -1,5 +1,6 @@
 """Movement: ``reshape``/``view``, ``transpose``/``permute``, ``(un)squeeze``, ``flatten``,
-``flip``, ``repeat``/``expand``, ``split``/``chunk``, indexing, and ``cat``/``stack``.
+``flip``, ``repeat``/``expand``, ``split``/``chunk``, indexing, and the kernels of
+``lucid.cat``/``stack`` (defined in :mod:`lucid._functions`).
 
 Every result is a new tensor (JAX arrays are values): ``x.view(...)`` and ``x[i]`` do not
 write through to ``x`` when changed in place afterwards, unlike PyTorch's views.
