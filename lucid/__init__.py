@@ -41,6 +41,7 @@ from lucid._device import device
 from lucid._functions import (
     abs,
     allclose,
+    cat,
     clamp,
     exp,
     flatten,
@@ -51,12 +52,12 @@ from lucid._functions import (
     minimum,
     relu,
     sigmoid,
+    stack,
     sum,
     tanh,
     where,
 )
 from lucid._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from lucid._ops.shape import cat, stack
 from lucid._tensor import Tensor
 from lucid.serialization import load, save
 from lucid_jax import __version__  # one version for the distribution and both packages

@@ -10,7 +10,8 @@ place after it was used can never corrupt a gradient already recorded (no versio
 ``backward`` frees the pullbacks that saved arrays (PyTorch's saved tensors) unless asked to
 retain the graph; reaching a freed one raises PyTorch's error.
 Kernels are cached by (operation, which inputs need a gradient), so repeated eager calls with the
-same shapes and settings never retrace.
+same shapes and settings never retrace. The tape knows a tensor by its base class,
+:class:`TensorBase`, which :class:`lucid.Tensor` implements: nothing here imports it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import jax
 import jax.numpy as jnp
@@ -29,8 +30,7 @@ from lucid._grad_mode import _MODE
 if TYPE_CHECKING:
     from lucid._tensor import Tensor
 
-_KERNELS: dict[tuple, Callable] = {}
-_TENSOR: list[type] = []  # lucid.Tensor, registered by lucid._tensor (keeps imports acyclic)
+_KERNELS: dict[tuple[Callable[..., Any], tuple[int, ...]], Callable[..., Any]] = {}
 
 
 class _Node:
@@ -38,11 +38,60 @@ class _Node:
 
     __slots__ = ("pullback", "parents", "leaf")
 
-    def __init__(self, pullback: Any, parents: tuple[_Node, ...], leaf: Tensor | None = None):
+    def __init__(self, pullback: Any, parents: tuple[_Node, ...],
+                 leaf: Tensor | None = None) -> None:
         self.pullback, self.parents, self.leaf = pullback, parents, leaf
 
 
-def _kernel(fn: Callable, grad_positions: tuple[int, ...]) -> Callable:
+class TensorBase:
+    """What the tape and the op mixins (:mod:`lucid._ops`) need of a tensor.
+
+    The tape recognises a tensor by this type and reads its array (``_data``) and its place on
+    the tape (``_node``). The mixins build their results through :meth:`_apply`, which calls
+    the one hook a subclass implements, :meth:`_wrap`; :class:`lucid.Tensor` is that subclass,
+    so no module below it needs to import it.
+    """
+
+    __slots__ = ()
+    _node: _Node | None
+
+    @property
+    def _data(self) -> jax.Array:
+        raise NotImplementedError
+
+    @staticmethod
+    def _wrap(array: jax.Array) -> Tensor:
+        """A new tensor off the tape holding ``array`` (no copy)."""
+        raise NotImplementedError
+
+    @classmethod
+    def _apply(cls, fn: Callable[..., Any], *args: Any) -> tuple[Tensor, Any]:
+        """Run ``fn`` on the arrays behind ``args`` and record its pullback on the result.
+
+        ``fn`` must be a stable, hashable callable (a module-level function or one returned by
+        a cached factory) mapping arrays to ``(output, aux)``. Returns ``(Tensor(output), aux)``.
+        """
+        arrays = tuple(_as_array(a) for a in args)
+        grad_positions: tuple[int, ...] = ()
+        if _MODE.enabled:
+            grad_positions = tuple(i for i, a in enumerate(args)
+                                   if isinstance(a, TensorBase) and a._node is not None)
+        output, aux, pullback = _kernel(fn, grad_positions)(*arrays)
+        result = cls._wrap(output)
+        if grad_positions:
+            result._node = _Node(pullback, tuple(args[p]._node for p in grad_positions))
+        return result, aux
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+
+def _kernel(fn: Callable[..., Any], grad_positions: tuple[int, ...]) -> Callable[..., Any]:
     """The jitted ``arrays -> (output, aux, pullback or None)`` for ``fn``, cached.
 
     ``fn(*arrays)`` returns ``(output, aux)``; ``aux`` carries no gradient. The pullback is taken
@@ -54,12 +103,12 @@ def _kernel(fn: Callable, grad_positions: tuple[int, ...]) -> Callable:
         return kernel
 
     if not grad_positions:
-        def run(*arrays):
+        def run(*arrays: Any) -> tuple[Any, Any, Any]:
             output, aux = fn(*arrays)
             return output, aux, None
     else:
-        def run(*arrays):
-            def differentiable(*primals):
+        def run(*arrays: Any) -> tuple[Any, Any, Any]:
+            def differentiable(*primals: Any) -> Any:
                 full = list(arrays)
                 for position, primal in zip(grad_positions, primals, strict=True):
                     full[position] = primal
@@ -76,7 +125,7 @@ def _kernel(fn: Callable, grad_positions: tuple[int, ...]) -> Callable:
 def _as_array(value: Any) -> Any:
     """The array behind ``value``: a Tensor's data, a scalar or array as is, else converted
     (a NumPy view of a torch tensor's memory: :func:`owned_array` copies)."""
-    if isinstance(value, _TENSOR[0]):
+    if isinstance(value, TensorBase):
         return value._data
     if value is None or isinstance(value, int | float | bool | jax.Array | np.ndarray | np.generic):
         return value
@@ -106,25 +155,6 @@ def owned_array(value: Any, dtype: Any = None) -> jax.Array:
     return jnp.asarray(array, dtype)
 
 
-def apply(fn: Callable, *args: Any) -> tuple[Tensor, Any]:
-    """Run ``fn`` on the arrays behind ``args`` and record its pullback on the result.
-
-    ``fn`` must be a stable, hashable callable (a module-level function or one returned by a
-    cached factory) mapping arrays to ``(output, aux)``. Returns ``(Tensor(output), aux)``.
-    """
-    tensor_class = _TENSOR[0]
-    arrays = tuple(_as_array(a) for a in args)
-    grad_positions = ()
-    if _MODE.enabled:
-        grad_positions = tuple(i for i, a in enumerate(args)
-                               if isinstance(a, tensor_class) and a._node is not None)
-    output, aux, pullback = _kernel(fn, grad_positions)(*arrays)
-    result = tensor_class._wrap(output)
-    if grad_positions:
-        result._node = _Node(pullback, tuple(args[p]._node for p in grad_positions))
-    return result, aux
-
-
 def enable_compilation_cache(directory: str) -> None:
     """Opt in to JAX's persistent compilation cache in ``directory``.
 
@@ -137,7 +167,7 @@ def enable_compilation_cache(directory: str) -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
-def _no_aux(op: Callable) -> Callable:
+def _no_aux(op: Callable[..., Any]) -> Callable[..., tuple[Any, None]]:
     """``op`` as a kernel function: arrays -> ``(op(*arrays), None)``."""
     return functools.wraps(op)(lambda *arrays: (op(*arrays), None))
 
@@ -149,8 +179,15 @@ _FREED = ("Trying to backward through the graph a second time (or directly acces
           "calling backward.")
 
 
-def run_backward(roots: tuple[_Node, ...], seeds: tuple, targets: tuple[_Node, ...] | None,
-                 retain_graph: bool) -> tuple | None:
+@overload
+def run_backward(roots: tuple[_Node, ...], seeds: tuple[Any, ...], targets: None,
+                 retain_graph: bool) -> None: ...
+@overload
+def run_backward(roots: tuple[_Node, ...], seeds: tuple[Any, ...], targets: tuple[_Node, ...],
+                 retain_graph: bool) -> tuple[jax.Array | None, ...]: ...
+def run_backward(roots: tuple[_Node, ...], seeds: tuple[Any, ...],
+                 targets: tuple[_Node, ...] | None, retain_graph: bool
+                 ) -> tuple[jax.Array | None, ...] | None:
     """Push ``seeds`` (``None``: ones, given as ``(shape, dtype)``) back from ``roots``.
 
     With ``targets=None`` the cotangents reaching every leaf are added to its ``.grad``;

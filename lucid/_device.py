@@ -28,6 +28,8 @@ class device:  # noqa: N801  (PyTorch's name)
     """
 
     __slots__ = ("type", "index")
+    type: str
+    index: int | None
 
     def __init__(self, type: Any, index: int | None = None) -> None:
         if isinstance(type, device):

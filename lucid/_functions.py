@@ -1,5 +1,6 @@
 """The ``lucid.*`` functions that mirror Tensor methods (``lucid.tanh(x)`` is ``x.tanh()``),
-plus ``where`` and ``allclose``. Each goes through the same cached kernel as the method."""
+plus ``cat``, ``stack``, ``where`` and ``allclose``. Each goes through the same cached kernel as
+the method."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from lucid._autograd import _as_array, apply
+from lucid._autograd import _as_array
 from lucid._ops.elementwise import _WHERE
-from lucid._tensor import Tensor
+from lucid._ops.shape import _axis, _joiner
+from lucid._tensor import Tensor, apply
 
 
 def _tensor(value: Any) -> Tensor:
@@ -89,6 +91,30 @@ def minimum(input: Any, other: Any) -> Tensor:
 
 def matmul(input: Any, other: Any) -> Tensor:
     return _tensor(input).matmul(other)
+
+
+def cat(tensors: Any, dim: int = 0) -> Tensor:
+    """The tensors joined along the existing axis ``dim`` (one kernel, on the tape).
+
+    >>> import lucid
+    >>> a, b = lucid.ones(2, 3), lucid.zeros(1, 3)
+    >>> lucid.cat([a, b]).shape, lucid.stack([a, a], dim=1).shape
+    ((3, 3), (2, 2, 3))
+    """
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("lucid.cat(): expected a non-empty list of Tensors")
+    ndim = max(np.ndim(_as_array(t)) for t in tensors)
+    return apply(_joiner("cat", _axis(dim, ndim)), *tensors)[0]
+
+
+def stack(tensors: Any, dim: int = 0) -> Tensor:
+    """The tensors (all of one shape) joined along a new axis ``dim``."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")  # PyTorch's type
+    ndim = np.ndim(_as_array(tensors[0]))
+    return apply(_joiner("stack", _axis(dim, ndim + 1)), *tensors)[0]
 
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:

@@ -41,6 +41,9 @@ def is_grad_enabled() -> bool:
 class _GradModeContext:
     """A context manager that also decorates functions and generators."""
 
+    _mode: bool  # the mode inside the context
+    _previous: bool
+
     def clone(self) -> _GradModeContext:
         return type(self)()
 

@@ -9,17 +9,16 @@ version and, with grad on, makes the tensor the output of the recorded operation
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Self
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from lucid._autograd import (
-    _TENSOR,
+    TensorBase,
     _no_aux,
     _Node,
-    apply,
     owned_array,
     run_backward,
 )
@@ -27,7 +26,7 @@ from lucid._device import device as _device
 from lucid._grad_mode import _MODE
 from lucid._ops.elementwise import ElementwiseMixin
 from lucid._ops.reduce import ReduceMixin
-from lucid._ops.shape import ShapeMixin, _parse_index, _setter, _shape_args
+from lucid._ops.shape import ShapeMixin, _parse_index, _setter
 
 _TORCH_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half",
                       "bfloat16": "BFloat16", "int32": "Int", "int64": "Long", "bool": "Bool"}
@@ -89,6 +88,13 @@ def seed_for(output: Tensor, gradient: Any) -> Any:
     return seed
 
 
+def type_name(value: Any) -> str:
+    """``value``'s class for an error message: ``list``, ``numpy.ndarray``,
+    ``lucid._tensor.Tensor``."""
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+
+
 def _torch_name(dtype: Any) -> str:
     return _TORCH_DTYPE_NAMES.get(np.dtype(dtype).name, np.dtype(dtype).name)
 
@@ -102,7 +108,7 @@ class _Storage:
         self.array, self.version = array, 0
 
 
-class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
+class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin, TensorBase):
     """An array with lucid's autograd: ``requires_grad``, ``backward()``, ``.grad``.
 
     >>> import lucid
@@ -134,9 +140,11 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
         self._grad = None
         self.requires_grad_(requires_grad)
 
-    @classmethod
-    def _wrap(cls, array: jax.Array, storage: _Storage | None = None) -> Tensor:
-        tensor = object.__new__(cls)
+    @staticmethod
+    def _wrap(array: jax.Array, storage: _Storage | None = None) -> Tensor:
+        """A Tensor off the tape over ``array`` (or over ``storage``, shared): always a plain
+        Tensor, so a Parameter's operations give Tensors, as in PyTorch."""
+        tensor = object.__new__(Tensor)
         tensor._storage = _Storage(array) if storage is None else storage
         tensor._node = None
         tensor._grad = None
@@ -190,7 +198,7 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
     def is_leaf(self) -> bool:
         return self._node is None or self._node.leaf is self
 
-    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+    def requires_grad_(self, requires_grad: bool = True) -> Self:
         """Start (or stop) recording operations on this leaf; returns it."""
         if not self.is_leaf:
             if requires_grad:
@@ -214,7 +222,7 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
         """The same values, cut from the tape; shares storage, so in-place changes show in both."""
         return Tensor._wrap(self._data, self._storage)
 
-    def detach_(self) -> Tensor:
+    def detach_(self) -> Self:
         self._node = None
         return self
 
@@ -240,7 +248,7 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
 
     # -- in place -----------------------------------------------------------------------------
 
-    def _assign_(self, compute: Callable[[], Any]) -> Tensor:
+    def _assign_(self, compute: Callable[[], Any]) -> Self:
         """Make ``self`` hold ``compute()``: check, rebind, bump the version; returns self."""
         grad_enabled = _MODE.enabled
         if grad_enabled and self._node is not None and self._node.leaf is self:
@@ -260,40 +268,40 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
             self._node = result._node
         return self
 
-    def __iadd__(self, other: Any) -> Tensor:
+    def __iadd__(self, other: Any) -> Self:
         return self._assign_(lambda: self + other)
 
-    def __isub__(self, other: Any) -> Tensor:
+    def __isub__(self, other: Any) -> Self:
         return self._assign_(lambda: self - other)
 
-    def __imul__(self, other: Any) -> Tensor:
+    def __imul__(self, other: Any) -> Self:
         return self._assign_(lambda: self * other)
 
-    def __itruediv__(self, other: Any) -> Tensor:
+    def __itruediv__(self, other: Any) -> Self:
         return self._assign_(lambda: self / other)
 
-    def add_(self, other: Any, alpha: float = 1) -> Tensor:
+    def add_(self, other: Any, alpha: float = 1) -> Self:
         return self._assign_(lambda: self + (other if alpha == 1 else other * alpha))
 
-    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+    def sub_(self, other: Any, alpha: float = 1) -> Self:
         return self._assign_(lambda: self - (other if alpha == 1 else other * alpha))
 
-    def mul_(self, other: Any) -> Tensor:
+    def mul_(self, other: Any) -> Self:
         return self._assign_(lambda: self * other)
 
-    def div_(self, other: Any) -> Tensor:
+    def div_(self, other: Any) -> Self:
         return self._assign_(lambda: self / other)
 
-    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
+    def clamp_(self, min: Any = None, max: Any = None) -> Self:
         return self._assign_(lambda: self.clamp(min, max))
 
-    def fill_(self, value: Any) -> Tensor:
+    def fill_(self, value: Any) -> Self:
         return self._assign_(lambda: apply(_FILL, self, value)[0])
 
-    def zero_(self) -> Tensor:
+    def zero_(self) -> Self:
         return self.fill_(0)
 
-    def copy_(self, src: Any) -> Tensor:
+    def copy_(self, src: Any) -> Self:
         """Copy ``src`` (broadcast to ``self``'s shape, cast to its dtype) into ``self``."""
         return self._assign_(lambda: apply(_COPY, self, src)[0])
 
@@ -323,25 +331,6 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
             result = moved
         return result
 
-    def float(self) -> Tensor:
-        return self.to(jnp.float32)
-
-    def double(self) -> Tensor:
-        return self.to(jnp.float64)
-
-    def half(self) -> Tensor:
-        return self.to(jnp.float16)
-
-    def int(self) -> Tensor:
-        return self.to(jnp.int32)
-
-    def long(self) -> Tensor:
-        """int64, which needs JAX's 64-bit mode (an error otherwise, never a silent int32)."""
-        return self.to(jnp.int64)
-
-    def bool(self) -> Tensor:
-        return self.to(jnp.bool_)
-
     def cpu(self) -> Tensor:
         return self.to(device="cpu")
 
@@ -363,16 +352,8 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
     def data(self, value: Any) -> None:
         self._data = owned_array(value)
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self._data.shape
-
     def size(self, dim: int | None = None) -> Any:
         return self.shape if dim is None else self.shape[dim]
-
-    @property
-    def ndim(self) -> int:
-        return self._data.ndim
 
     def dim(self) -> int:
         return self._data.ndim
@@ -434,7 +415,8 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
         return self._data.__dlpack__(**kwargs)
 
     def __dlpack_device__(self) -> tuple[int, int]:
-        return self._data.__dlpack_device__()
+        # jax.Array has __dlpack_device__ at runtime; its stubs omit it
+        return self._data.__dlpack_device__()  # type: ignore[attr-defined]
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -454,5 +436,26 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin):
         return f"{prefix}{_format(self._data, prefix)}, grad={grad})"
 
 
-_TENSOR.append(Tensor)
-__all__ = ["Tensor", "check_dtype", "resolve_device", "_shape_args"]
+    # -- dtype casts (last in the class: their names shadow the builtins in annotations) ----
+
+    def float(self) -> Tensor:
+        return self.to(jnp.float32)
+
+    def double(self) -> Tensor:
+        return self.to(jnp.float64)
+
+    def half(self) -> Tensor:
+        return self.to(jnp.float16)
+
+    def int(self) -> Tensor:
+        return self.to(jnp.int32)
+
+    def long(self) -> Tensor:
+        """int64, which needs JAX's 64-bit mode (an error otherwise, never a silent int32)."""
+        return self.to(jnp.int64)
+
+    def bool(self) -> Tensor:
+        return self.to(jnp.bool_)
+
+apply = Tensor._apply
+__all__ = ["Tensor", "apply", "check_dtype", "resolve_device", "type_name"]

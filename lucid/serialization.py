@@ -71,8 +71,8 @@ def _decode(node: Any, arrays: Any, device: Any) -> Any:
     if tag == "float":
         return float(value)
     if tag in ("dict", "odict"):
-        items = ((_decode(k, arrays, device), _decode(v, arrays, device)) for k, v in value)
-        return OrderedDict(items) if tag == "odict" else dict(items)
+        pairs = ((_decode(k, arrays, device), _decode(v, arrays, device)) for k, v in value)
+        return OrderedDict(pairs) if tag == "odict" else dict(pairs)
     items = [_decode(v, arrays, device) for v in value]
     return tuple(items) if tag == "tuple" else items
 
@@ -87,9 +87,9 @@ def save(obj: Any, f: str | os.PathLike | BinaryIO) -> None:
     arrays[_SKELETON] = np.array(json.dumps(skeleton))
     if isinstance(f, str | os.PathLike):
         with open(f, "wb") as handle:
-            np.savez(handle, **arrays)
-    else:
-        np.savez(f, **arrays)
+            np.savez(handle, **arrays)  # type: ignore[arg-type]
+    else:  # (numpy's stubs match **arrays against its allow_pickle keyword)
+        np.savez(f, **arrays)  # type: ignore[arg-type]
 
 
 def load(f: str | os.PathLike | BinaryIO, map_location: Any = None,

@@ -1,5 +1,6 @@
 """Movement: ``reshape``/``view``, ``transpose``/``permute``, ``(un)squeeze``, ``flatten``,
-``flip``, ``repeat``/``expand``, ``split``/``chunk``, indexing, and ``cat``/``stack``.
+``flip``, ``repeat``/``expand``, ``split``/``chunk``, indexing, and the kernels of
+``lucid.cat``/``stack`` (defined in :mod:`lucid._functions`).
 
 Every result is a new tensor (JAX arrays are values): ``x.view(...)`` and ``x[i]`` do not
 write through to ``x`` when changed in place afterwards, unlike PyTorch's views.
@@ -8,42 +9,49 @@ write through to ``x`` when changed in place afterwards, unlike PyTorch's views.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Self
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lucid._autograd import _as_array, apply
+from lucid._autograd import TensorBase, _as_array
+
+if TYPE_CHECKING:
+    from lucid._tensor import Tensor
+
+_Kernel = Callable[..., tuple[jax.Array, None]]
+# an index as a hashable key: ints, None, Ellipsis, ("slice", start, stop, step), ("array", k)
+_StaticIndex = tuple[Any, ...]
 
 
-def _shape_args(shape: tuple) -> tuple[int, ...]:
+def _shape_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
     """``f(2, 3)`` and ``f((2, 3))`` both mean the shape ``(2, 3)``."""
-    if len(shape) == 1 and isinstance(shape[0], tuple | list):
-        shape = shape[0]
-    return tuple(int(s) for s in shape)
+    sizes = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
+    return tuple(int(s) for s in sizes)
 
 
 @functools.cache
-def _reshaper(shape: tuple[int, ...]) -> Callable:
+def _reshaper(shape: tuple[int, ...]) -> _Kernel:
     return lambda a: (jnp.reshape(a, shape), None)
 
 
 @functools.cache
-def _permuter(axes: tuple[int, ...]) -> Callable:
+def _permuter(axes: tuple[int, ...]) -> _Kernel:
     return lambda a: (jnp.transpose(a, axes), None)
 
 
 @functools.cache
-def _indexer(index: tuple) -> Callable:
+def _indexer(index: _StaticIndex) -> _Kernel:
     """``a[index]``; ``("slice", start, stop, step)`` and ``("array", k)`` entries are rebuilt."""
-    def take(a, *index_arrays):
+    def take(a: jax.Array, *index_arrays: jax.Array) -> tuple[jax.Array, None]:
         return a[_rebuild(index, index_arrays)], None
     return take
 
 
-def _rebuild(index: tuple, index_arrays: tuple) -> tuple:
-    key = []
+def _rebuild(index: _StaticIndex, index_arrays: tuple[jax.Array, ...]) -> tuple[Any, ...]:
+    key: list[Any] = []
     for part in index:
         if isinstance(part, tuple) and part[0] == "slice":
             key.append(slice(*part[1:]))
@@ -55,17 +63,18 @@ def _rebuild(index: tuple, index_arrays: tuple) -> tuple:
 
 
 @functools.cache
-def _setter(index: tuple) -> Callable:
+def _setter(index: _StaticIndex) -> _Kernel:
     """``a.at[index].set(value)``, differentiable in both."""
-    def put(a, value, *index_arrays):
+    def put(a: jax.Array, value: jax.Array, *index_arrays: jax.Array) -> tuple[jax.Array, None]:
         return a.at[_rebuild(index, index_arrays)].set(value.astype(a.dtype)), None
     return put
 
 
-def _parse_index(index: Any, shape: tuple[int, ...]) -> tuple[tuple, list]:
+def _parse_index(index: Any, shape: tuple[int, ...]) -> tuple[_StaticIndex, list[np.ndarray]]:
     """A hashable description of ``index`` and the integer arrays it uses (masks as positions)."""
     parts = index if isinstance(index, tuple) else (index,)
-    static, index_arrays = [], []
+    static: list[Any] = []
+    index_arrays: list[np.ndarray] = []
     for part in parts:
         if isinstance(part, slice):
             static.append(("slice", part.start, part.stop, part.step))
@@ -81,7 +90,8 @@ def _parse_index(index: Any, shape: tuple[int, ...]) -> tuple[tuple, list]:
     return tuple(static), index_arrays
 
 
-def _check_index(static: list, index_arrays: list, shape: tuple[int, ...]) -> None:
+def _check_index(static: list[Any], index_arrays: list[np.ndarray], shape: tuple[int, ...]
+                 ) -> None:
     """PyTorch's ``IndexError`` for an out-of-range integer index (JAX would clamp it).
 
     Each entry but ``None``, ``Ellipsis`` and a Python bool consumes one axis (a mask arrives
@@ -111,48 +121,30 @@ def _check_index(static: list, index_arrays: list, shape: tuple[int, ...]) -> No
 
 
 @functools.cache
-def _flipper(axes: tuple[int, ...]) -> Callable:
+def _flipper(axes: tuple[int, ...]) -> _Kernel:
     return lambda a: (jnp.flip(a, axes), None)
 
 
 @functools.cache
-def _tiler(reps: tuple[int, ...]) -> Callable:
+def _tiler(reps: tuple[int, ...]) -> _Kernel:
     return lambda a: (jnp.tile(a, reps), None)
 
 
 @functools.cache
-def _broadcaster(shape: tuple[int, ...]) -> Callable:
+def _broadcaster(shape: tuple[int, ...]) -> _Kernel:
     return lambda a: (jnp.broadcast_to(a, shape), None)
 
 
+_JOINS: dict[str, Callable[..., jax.Array]] = {"cat": jnp.concatenate, "stack": jnp.stack}
+
+
 @functools.cache
-def _joiner(join: str, axis: int) -> Callable:
-    combine = {"cat": jnp.concatenate, "stack": jnp.stack}[join]
-    return lambda *arrays: (combine(arrays, axis=axis), None)
+def _joiner(join: str, axis: int) -> _Kernel:
+    combine = _JOINS[join]
 
-
-def cat(tensors: Any, dim: int = 0) -> Any:
-    """The tensors joined along the existing axis ``dim`` (one kernel, on the tape).
-
-    >>> import lucid
-    >>> a, b = lucid.ones(2, 3), lucid.zeros(1, 3)
-    >>> lucid.cat([a, b]).shape, lucid.stack([a, a], dim=1).shape
-    ((3, 3), (2, 2, 3))
-    """
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("lucid.cat(): expected a non-empty list of Tensors")
-    ndim = max(np.ndim(_as_array(t)) for t in tensors)
-    return apply(_joiner("cat", _axis(dim, ndim)), *tensors)[0]
-
-
-def stack(tensors: Any, dim: int = 0) -> Any:
-    """The tensors (all of one shape) joined along a new axis ``dim``."""
-    tensors = list(tensors)
-    if not tensors:
-        raise RuntimeError("stack expects a non-empty TensorList")  # PyTorch's type
-    ndim = np.ndim(_as_array(tensors[0]))
-    return apply(_joiner("stack", _axis(dim, ndim + 1)), *tensors)[0]
+    def joined(*arrays: jax.Array) -> tuple[jax.Array, None]:
+        return combine(arrays, axis=axis), None
+    return joined
 
 
 def _axis(dim: int, ndim: int) -> int:
@@ -162,7 +154,7 @@ def _axis(dim: int, ndim: int) -> int:
     return dim % max(ndim, 1)
 
 
-class ShapeMixin:
+class ShapeMixin(TensorBase):
     """Shape changes and indexing, each a cached kernel on the tape.
 
     >>> import lucid
@@ -180,14 +172,14 @@ class ShapeMixin:
 
     __slots__ = ()
 
-    def reshape(self, *shape: int) -> Any:
-        return apply(_reshaper(_shape_args(shape)), self)[0]
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        return self._apply(_reshaper(_shape_args(shape)), self)[0]
 
-    def view(self, *shape: int) -> Any:
+    def view(self, *shape: int | Sequence[int]) -> Tensor:
         """``reshape`` (a copy: JAX arrays are values, so it never aliases ``self``)."""
         return self.reshape(*shape)
 
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Any:
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         shape = self.shape
         if not shape:
             return self.reshape(1)
@@ -195,25 +187,25 @@ class ShapeMixin:
         return self.reshape(shape[:start] + (int(np.prod(shape[start:end + 1])),)
                             + shape[end + 1:])
 
-    def permute(self, *dims: int) -> Any:
+    def permute(self, *dims: int | Sequence[int]) -> Tensor:
         dims = _shape_args(dims)
-        return apply(_permuter(tuple(_axis(d, self.ndim) for d in dims)), self)[0]
+        return self._apply(_permuter(tuple(_axis(d, self.ndim) for d in dims)), self)[0]
 
-    def transpose(self, dim0: int, dim1: int) -> Any:
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
         axes = list(range(self.ndim))
         a, b = _axis(dim0, self.ndim), _axis(dim1, self.ndim)
         axes[a], axes[b] = axes[b], axes[a]
-        return apply(_permuter(tuple(axes)), self)[0]
+        return self._apply(_permuter(tuple(axes)), self)[0]
 
     @property
-    def T(self) -> Any:
-        return apply(_permuter(tuple(reversed(range(self.ndim)))), self)[0]
+    def T(self) -> Tensor:
+        return self._apply(_permuter(tuple(reversed(range(self.ndim)))), self)[0]
 
-    def unsqueeze(self, dim: int) -> Any:
+    def unsqueeze(self, dim: int) -> Tensor:
         dim = _axis(dim, self.ndim + 1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
-    def squeeze(self, dim: int | None = None) -> Any:
+    def squeeze(self, dim: int | None = None) -> Tensor:
         if dim is None:
             return self.reshape(tuple(s for s in self.shape if s != 1))
         dim = _axis(dim, self.ndim)
@@ -221,28 +213,28 @@ class ShapeMixin:
             return self.reshape(self.shape)
         return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
 
-    def __getitem__(self, index: Any) -> Any:
+    def __getitem__(self, index: Any) -> Tensor:
         static, index_arrays = _parse_index(index, self.shape)
-        return apply(_indexer(static), self, *index_arrays)[0]
+        return self._apply(_indexer(static), self, *index_arrays)[0]
 
-    def flip(self, *dims: int) -> Any:
+    def flip(self, *dims: int | Sequence[int]) -> Tensor:
         """The values in reverse order along each of ``dims``."""
         axes = tuple(_axis(d, self.ndim) for d in _shape_args(dims))
-        return apply(_flipper(axes), self)[0]
+        return self._apply(_flipper(axes), self)[0]
 
-    def contiguous(self) -> Any:
+    def contiguous(self) -> Self:
         """``self``: JAX arrays have no strides, so every tensor is contiguous."""
         return self
 
-    def repeat(self, *sizes: int) -> Any:
+    def repeat(self, *sizes: int | Sequence[int]) -> Tensor:
         """``self`` tiled ``sizes[i]`` times along each axis (new leading axes allowed)."""
         sizes = _shape_args(sizes)
         if len(sizes) < self.ndim:
             raise RuntimeError("Number of dimensions of repeat dims can not be smaller than "
                                "number of dimensions of tensor")
-        return apply(_tiler(sizes), self)[0]
+        return self._apply(_tiler(sizes), self)[0]
 
-    def expand(self, *sizes: int) -> Any:
+    def expand(self, *sizes: int | Sequence[int]) -> Tensor:
         """``self`` broadcast to ``sizes`` (``-1`` keeps an axis; new axes go in front)."""
         sizes = _shape_args(sizes)
         if len(sizes) < self.ndim:
@@ -259,9 +251,9 @@ class ShapeMixin:
                                    f"existing size ({old}) at non-singleton dimension {i + lead}."
                                    f"  Target sizes: {list(sizes)}.  Tensor sizes: "
                                    f"{list(self.shape)}")
-        return apply(_broadcaster(shape), self)[0]
+        return self._apply(_broadcaster(shape), self)[0]
 
-    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple:
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
         """Pieces along ``dim``: each ``split_size`` long (the last shorter), or of the listed
         sizes (which must add up to the axis)."""
         dim = _axis(dim, self.ndim)
@@ -283,7 +275,7 @@ class ShapeMixin:
         return tuple(self[(*lead, slice(int(a), int(b)))]
                      for a, b in zip(starts[:-1], starts[1:], strict=True))
 
-    def chunk(self, chunks: int, dim: int = 0) -> tuple:
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         """At most ``chunks`` pieces along ``dim``, each ``ceil(size / chunks)`` long."""
         if chunks <= 0:
             raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")

@@ -29,15 +29,15 @@ from lucid.nn.loss import (
     MSELoss,
     SmoothL1Loss,
 )
-from lucid.nn.module import (
-    Module,
+from lucid.nn.module import Module
+from lucid.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm
+from lucid.nn.padding import ReflectionPad2d, ReplicationPad2d, ZeroPad2d
+from lucid.nn.parameter import (
     Parameter,
     UninitializedBuffer,
     UninitializedParameter,
     UninitializedParameterWarning,
 )
-from lucid.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm
-from lucid.nn.padding import ReflectionPad2d, ReplicationPad2d, ZeroPad2d
 from lucid.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from lucid.nn.upsampling import Upsample
 

@@ -14,14 +14,17 @@ from lucid.nn._functional.conv import (
     conv_transpose,
     convolution,
 )
-from lucid.nn.linear import _empty
 from lucid.nn.module import Module
+from lucid.nn.parameter import Parameter, _empty
 
 
 class _ConvNd(Module):
     """Convolution over ``spatial_dims`` axes, PyTorch's arguments, state and repr."""
 
     spatial_dims: int
+    padding: str | tuple[int, ...]
+    weight: Parameter
+    bias: Parameter | None
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
@@ -71,8 +74,9 @@ class _ConvNd(Module):
             s += f", padding={self.padding}"
         if self.dilation != (1,) * n:
             s += f", dilation={self.dilation}"
-        if getattr(self, "output_padding", (0,) * n) != (0,) * n:
-            s += f", output_padding={self.output_padding}"
+        output_padding = getattr(self, "output_padding", (0,) * n)
+        if output_padding != (0,) * n:
+            s += f", output_padding={output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
@@ -117,6 +121,8 @@ class Conv3d(_ConvNd):
 
 class _ConvTransposeNd(_ConvNd):
     """Transposed convolution: weight ``(in, out // groups, *kernel)``, ``output_padding``."""
+
+    padding: tuple[int, ...]  # a string is refused
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, output_padding: Any = 0, groups: int = 1, bias: bool = True,

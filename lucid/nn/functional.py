@@ -14,10 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 import lucid_jax
-from lucid._autograd import apply
 from lucid._functions import _tensor
-from lucid._tensor import Tensor
-from lucid.nn._functional.activation import leaky_relu, linear, pad, relu, sigmoid, tanh
+from lucid._tensor import Tensor, apply, type_name
+from lucid.nn._functional.activation import leaky_relu, relu, sigmoid, tanh
 from lucid.nn._functional.conv import (
     conv1d,
     conv2d,
@@ -27,6 +26,7 @@ from lucid.nn._functional.conv import (
     conv_transpose3d,
 )
 from lucid.nn._functional.dropout import dropout, dropout2d
+from lucid.nn._functional.linear import linear
 from lucid.nn._functional.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -36,6 +36,7 @@ from lucid.nn._functional.loss import (
     smooth_l1_loss,
 )
 from lucid.nn._functional.norm import batch_norm, group_norm
+from lucid.nn._functional.padding import pad
 from lucid.nn._functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from lucid.nn._functional.upsampling import interpolate
 from lucid_jax._functional import instance_norm_and_update
@@ -75,7 +76,8 @@ def _instance_norm_kernel(use_input_stats: bool, momentum: float | None, eps: fl
     in PyTorch, an unused momentum is never an error). ``unbatched`` adds and removes the
     batch axis (PyTorch's ``(C, *spatial)`` input).
     """
-    def kernel(x, running_mean, running_var, weight, bias):
+    def kernel(x: jax.Array, running_mean: Any, running_var: Any, weight: Any, bias: Any
+               ) -> tuple[jax.Array, Any]:
         batched = x[None] if unbatched else x
         new_stats = None
         if momentum is None:
@@ -107,22 +109,17 @@ def instance_norm_updating_stats(x: Any, running_mean: Tensor | None, running_va
     if update and not (isinstance(running_mean, Tensor) and isinstance(running_var, Tensor)):
         raise TypeError(
             "use_input_stats=True updates running_mean and running_var in place, so they must "
-            f"be lucid.Tensor, got running_mean={_type_name(running_mean)} and "
-            f"running_var={_type_name(running_var)}; pass lucid.Tensor running statistics, or "
+            f"be lucid.Tensor, got running_mean={type_name(running_mean)} and "
+            f"running_var={type_name(running_var)}; pass lucid.Tensor running statistics, or "
             "use_input_stats=False to normalise with them, or lucid_jax.update_running_stats "
             "for pure code"
         )
     kernel = _instance_norm_kernel(bool(use_input_stats), momentum if update else None, eps,
                                    unbatched)
     output, new_stats = apply(kernel, x, running_mean, running_var, weight, bias)
-    if new_stats is not None:
+    if new_stats is not None and running_mean is not None and running_var is not None:
         running_mean._data, running_var._data = new_stats
     return output
-
-
-def _type_name(value: Any) -> str:
-    kind = type(value)
-    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
 
 
 def instance_norm(x: Tensor, running_mean: Tensor | None = None,

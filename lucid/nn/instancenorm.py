@@ -14,25 +14,29 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from lucid._autograd import _as_array
 from lucid._grad_mode import no_grad
 from lucid._tensor import Tensor, check_dtype, resolve_device
 from lucid.nn.functional import instance_norm_updating_stats
-from lucid.nn.module import (
-    Module,
+from lucid.nn.lazy import LazyModuleMixin
+from lucid.nn.module import Module
+from lucid.nn.normalization import RunningStats
+from lucid.nn.parameter import (
     Parameter,
     UninitializedBuffer,
     UninitializedParameter,
     _Uninitialized,
 )
-from lucid.nn.normalization import RunningStats
 
 
 class _InstanceNormBase(RunningStats, Module):
     """State, checks and forward shared by every instance-normalisation module."""
 
     spatial_dims: int  # declared by each concrete class
+    weight: Parameter | None
+    bias: Parameter | None
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = False, track_running_stats: bool = False, device: Any = None,
@@ -194,25 +198,29 @@ class InstanceNorm3d(_InstanceNormBase):
     spatial_dims = 3
 
 
-class _LazyInstanceNorm(_InstanceNormBase):
-    """``num_features`` is taken from the first input, then the module becomes ``cls_to_become``.
+_LAZY_DOC = """``num_features`` is taken from the first input, then the module becomes
+``cls_to_become``.
 
-    Until then ``weight``/``bias`` are :class:`~lucid.nn.UninitializedParameter` and the
-    running statistics :class:`~lucid.nn.UninitializedBuffer` placeholders (``None`` where
-    switched off, as in the eager classes). They are filled in place, so an optimiser built
-    before the first call trains them. Defaults are this project's (``affine=False,
-    track_running_stats=False``), the same as the eager classes; PyTorch's Lazy classes
-    default both to True. Loading a state dict before the first call takes ``num_features``
-    from its ``weight`` or ``running_mean`` instead; a failed first call or load leaves the
-    module lazy and unchanged.
+Until then ``weight``/``bias`` are :class:`~lucid.nn.UninitializedParameter` and the
+running statistics :class:`~lucid.nn.UninitializedBuffer` placeholders (``None`` where
+switched off, as in the eager classes). They are filled in place, so an optimiser built
+before the first call trains them. Defaults are this project's (``affine=False,
+track_running_stats=False``), the same as the eager classes; PyTorch's Lazy classes
+default both to True. Loading a state dict before the first call takes ``num_features``
+from its ``weight`` or ``running_mean`` instead; a failed first call or load leaves the
+module lazy and unchanged.
 
-    >>> import lucid
-    >>> import lucid.nn as nn
-    >>> lazy = nn.LazyInstanceNorm2d(affine=True)
-    >>> _ = lazy.load_state_dict({"weight": lucid.ones(5), "bias": lucid.zeros(5)})
-    >>> lazy
-    InstanceNorm2d(5, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=False)
-    """
+>>> import lucid
+>>> import lucid.nn as nn
+>>> lazy = nn.LazyInstanceNorm2d(affine=True)
+>>> _ = lazy.load_state_dict({"weight": lucid.ones(5), "bias": lucid.zeros(5)})
+>>> lazy
+InstanceNorm2d(5, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=False)
+"""
+
+
+class _LazyInstanceNorm(LazyModuleMixin, _InstanceNormBase):
+    __doc__ = _LAZY_DOC
 
     cls_to_become: type[_InstanceNormBase]
     _INITIAL = {"weight": 1.0, "bias": 0.0, "running_mean": 0.0, "running_var": 1.0}
@@ -226,57 +234,38 @@ class _LazyInstanceNorm(_InstanceNormBase):
     def _create_state(self) -> None:
         """The eager class's state, with placeholders for the per-channel tensors."""
         super()._create_state()
-        for name, tensor in self._per_channel_state():
+        for name in self._per_channel_names():
+            tensor = getattr(self, name)
             kind = UninitializedParameter if isinstance(tensor, Parameter) else UninitializedBuffer
             setattr(self, name, kind(requires_grad=tensor.requires_grad, device=self._device,
                                      dtype=tensor.dtype))
 
-    def _per_channel_state(self) -> list[tuple[str, Tensor]]:
-        return [(name, getattr(self, name)) for name in self._INITIAL
-                if getattr(self, name) is not None]
-
-    def has_uninitialized_params(self) -> bool:
-        """PyTorch's test: whether this module holds a placeholder (lucid's
-        :meth:`~lucid.nn.Module.has_uninitialized_parameters` also counts a Lazy module
-        without any)."""
-        return bool(self._per_channel_state())
-
-    def _waiting_for_sizes(self) -> bool:
-        return True
-
-    def reset_parameters(self) -> None:
-        """Nothing to reset before the sizes are known (PyTorch's Lazy modules skip it too)."""
+    def _per_channel_names(self) -> list[str]:
+        return [name for name in self._INITIAL if getattr(self, name) is not None]
 
     def reset_running_stats(self) -> None:
         """Nothing to reset before the sizes are known."""
 
-    def _materialize(self, num_features: int) -> Callable[[], None]:
-        """Fill the placeholders for ``num_features`` and become the eager class; returns the
-        undo."""
-        lazy_class, filled = type(self), []
-        self.num_features = num_features
-        for name, placeholder in self._per_channel_state():
-            filled.append((placeholder, type(placeholder), placeholder._storage.array))
-            value = np.full((num_features,), self._INITIAL[name], placeholder.dtype)
-            placeholder.materialize(value if self._device is None
-                                    else jax.device_put(value, self._device))
-        self.__class__ = self.cls_to_become
-
-        def undo() -> None:
-            self.__class__, self.num_features = lazy_class, 0
-            for placeholder, kind, empty in filled:
-                placeholder._storage.array, placeholder.__class__ = empty, kind
-        return undo
-
-    def forward(self, input: Any) -> Tensor:
+    def initialize_parameters(self, input: Any) -> Callable[[], None]:
+        """``num_features`` from ``input``'s channel axis, after the eager class's rank check."""
         x = input if isinstance(input, Tensor) else Tensor(input)
         self._check_rank(x.ndim)
-        undo = self._materialize(x.shape[0 if x.ndim == self.spatial_dims + 1 else 1])
-        try:
-            return self.forward(x)
-        except Exception:  # a failed first call leaves the module lazy, as it was
-            undo()
-            raise
+        return self._materialize_channels(x.shape[0 if x.ndim == self.spatial_dims + 1 else 1])
+
+    def _materialize_channels(self, num_features: int) -> Callable[[], None]:
+        """Fill the placeholders for ``num_features`` and become the eager class; returns the
+        undo."""
+        self.num_features = num_features
+        values: dict[str, ArrayLike] = {}
+        for name in self._per_channel_names():
+            value = np.full((num_features,), self._INITIAL[name], getattr(self, name).dtype)
+            values[name] = value if self._device is None else jax.device_put(value, self._device)
+        undo_state = self._materialize(values)
+
+        def undo() -> None:
+            undo_state()
+            self.num_features = 0
+        return undo
 
     def _prepare_load(self, state_dict: Any, prefix: str) -> Callable[[], None] | None:
         """Materialise from the checkpoint's ``weight`` (or ``running_mean``) length, if any."""
@@ -287,20 +276,20 @@ class _LazyInstanceNorm(_InstanceNormBase):
             if value is not None and not isinstance(value, _Uninitialized):
                 shape = jnp.shape(_as_array(value))
                 # another shape stays lazy: the load reports it as a size mismatch
-                return self._materialize(shape[0]) if len(shape) == 1 else None
+                return self._materialize_channels(shape[0]) if len(shape) == 1 else None
         return None
 
 
 class LazyInstanceNorm1d(_LazyInstanceNorm, InstanceNorm1d):
-    __doc__ = _LazyInstanceNorm.__doc__
+    __doc__ = _LAZY_DOC
     cls_to_become = InstanceNorm1d
 
 
 class LazyInstanceNorm2d(_LazyInstanceNorm, InstanceNorm2d):
-    __doc__ = _LazyInstanceNorm.__doc__
+    __doc__ = _LAZY_DOC
     cls_to_become = InstanceNorm2d
 
 
 class LazyInstanceNorm3d(_LazyInstanceNorm, InstanceNorm3d):
-    __doc__ = _LazyInstanceNorm.__doc__
+    __doc__ = _LAZY_DOC
     cls_to_become = InstanceNorm3d

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax.numpy as jnp
-import numpy as np
-
-from lucid._tensor import Tensor, check_dtype, resolve_device
+from lucid._tensor import Tensor
 from lucid.nn import init
-from lucid.nn._functional.activation import linear
-from lucid.nn.module import Module, Parameter
-
-
-def _empty(shape: tuple[int, ...], device: Any, dtype: Any) -> Parameter:
-    return Parameter(Tensor(np.zeros(shape, check_dtype(dtype) or jnp.float32),
-                            device=resolve_device(device)))
+from lucid.nn._functional.linear import linear
+from lucid.nn.module import Module
+from lucid.nn.parameter import Parameter, _empty
 
 
 class Identity(Module):
@@ -45,6 +38,9 @@ class Linear(Module):
     >>> layer(lucid.ones(4, 3)).shape
     (4, 2)
     """
+
+    weight: Parameter
+    bias: Parameter | None
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  device: Any = None, dtype: Any = None) -> None:

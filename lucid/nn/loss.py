@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lucid._tensor import Tensor
 from lucid.nn._functional import loss as F
 from lucid.nn.module import Module
 
@@ -41,6 +42,8 @@ class CrossEntropyLoss(Module):
     1.3863
     """
 
+    weight: Tensor | None
+
     def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0) -> None:
         super().__init__()
@@ -62,6 +65,9 @@ class BCEWithLogitsLoss(Module):
     0.6931
     """
 
+    weight: Tensor | None
+    pos_weight: Tensor | None
+
     def __init__(self, weight: Any = None, reduction: str = "mean",
                  pos_weight: Any = None) -> None:
         super().__init__()
@@ -76,6 +82,8 @@ class BCEWithLogitsLoss(Module):
 
 class BCELoss(Module):
     """Binary cross entropy of probabilities (see ``F.binary_cross_entropy``)."""
+
+    weight: Tensor | None
 
     def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
         super().__init__()

@@ -8,30 +8,41 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from lucid._grad_mode import no_grad
 from lucid._tensor import Tensor, check_dtype, resolve_device
 from lucid.nn._functional.norm import batch_norm_update, group_norm
-from lucid.nn.module import Module, Parameter
+from lucid.nn.module import Module
+from lucid.nn.parameter import Parameter
 
 
 class RunningStats:
     """``reset_running_stats`` for the layers that hold ``running_mean``, ``running_var`` and
     ``num_batches_tracked`` when ``track_running_stats`` (PyTorch's ``_NormBase``)."""
 
+    track_running_stats: bool
+    running_mean: Tensor | None  # each None exactly when track_running_stats is False
+    running_var: Tensor | None
+    num_batches_tracked: Tensor | None
+
     def reset_running_stats(self) -> None:
         """Running statistics back to ``mean 0, var 1`` and ``num_batches_tracked`` to 0."""
-        if self.track_running_stats:
+        mean, var, count = self.running_mean, self.running_var, self.num_batches_tracked
+        if self.track_running_stats and mean is not None and var is not None and count is not None:
             with no_grad():
-                self.running_mean.zero_()
-                self.running_var.fill_(1.0)
-                self.num_batches_tracked.zero_()
+                mean.zero_()
+                var.fill_(1.0)
+                count.zero_()
 
 
 class _Affine(Module):
     """Per-channel parameters at ``weight = 1, bias = 0`` (``None`` when switched off)."""
+
+    weight: Parameter | None
+    bias: Parameter | None
 
     def _per_channel(self, count: int, value: float, device: Any, dtype: Any) -> Tensor:
         return Tensor(np.full((count,), value, check_dtype(dtype) or jnp.float32),
@@ -86,15 +97,16 @@ class _BatchNorm(RunningStats, _Affine):
         if len(input.shape) not in self.ranks:
             expected = " or ".join(f"{r}D" for r in self.ranks)
             raise ValueError(f"expected {expected} input (got {len(input.shape)}D input)")
-        update = self.training and self.track_running_stats
-        factor = self.momentum
-        if update and self.momentum is None:  # the cumulative average of every batch so far
-            factor = 1.0 / (self.num_batches_tracked._data + 1)  # on the device: no sync
+        count = self.num_batches_tracked  # present whenever track_running_stats
+        update = self.training and self.track_running_stats and count is not None
+        factor: float | jax.Array | None = self.momentum
+        if update and count is not None and self.momentum is None:
+            factor = 1.0 / (count._data + 1)  # the cumulative average, on the device: no sync
         output = batch_norm_update(input, self.running_mean, self.running_var, self.weight,
                                    self.bias, self.training or not self.track_running_stats,
                                    self.eps, factor if update else None)
-        if update:
-            self.num_batches_tracked._data = self.num_batches_tracked._data + 1
+        if update and count is not None:
+            count._data = count._data + 1
         return output
 
     def reset_parameters(self) -> None:

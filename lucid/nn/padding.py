@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lucid.nn._functional.activation import pad
+from lucid.nn._functional.padding import pad
 from lucid.nn.module import Module
 
 

@@ -22,16 +22,19 @@ def _grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
 @functools.cache
 def _clip_norm(norm_type: float) -> Callable:
     @jax.jit
-    def clip(grads, max_norm):
-        norms = jnp.stack([jnp.linalg.vector_norm(g, ord=norm_type) for g in grads])
-        total = jnp.linalg.vector_norm(norms, ord=norm_type)
+    def clip(grads: list[jax.Array], max_norm: jax.Array
+             ) -> tuple[jax.Array, list[jax.Array]]:
+        # jnp's stubs say ord is an int or a str; any float norm (inf, 1.5) works
+        norms = jnp.stack([jnp.linalg.vector_norm(g, ord=norm_type)  # type: ignore[arg-type]
+                           for g in grads])
+        total = jnp.linalg.vector_norm(norms, ord=norm_type)  # type: ignore[arg-type]
         coef = jnp.minimum(max_norm / (total + 1e-6), 1.0)
         return total, [(g * coef).astype(g.dtype) for g in grads]
     return clip
 
 
 @jax.jit
-def _clip_value(grads, clip_value):
+def _clip_value(grads: list[jax.Array], clip_value: jax.Array) -> list[jax.Array]:
     return [jnp.clip(g, -clip_value, clip_value).astype(g.dtype) for g in grads]
 
 

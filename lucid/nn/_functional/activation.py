@@ -1,29 +1,17 @@
-"""Activations, ``linear`` and ``pad``: one cached kernel each, on the tape."""
+"""Activations: one cached kernel each, on the tape (relu, tanh and sigmoid are the Tensor
+methods' kernels)."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 
-from lucid._autograd import _no_aux, apply
+from lucid._autograd import _no_aux
+from lucid._ops.elementwise import _RELU, _SIGMOID, _TANH
+from lucid._tensor import apply
 
-_RELU, _TANH, _SIGMOID = (_no_aux(op) for op in (jax.nn.relu, jnp.tanh, jax.nn.sigmoid))
 _LEAKY_RELU = _no_aux(lambda x, slope: jnp.where(x > 0, x, x * slope))
-_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge",
-              "circular": "wrap"}
-
-
-@functools.cache
-def _linear_kernel(has_bias: bool) -> Callable:
-    """``x @ weight.T + bias`` fused in one kernel."""
-    def linear(x, weight, bias):
-        y = jnp.matmul(x, weight.T)
-        return (y + bias if has_bias else y), None
-    return linear
 
 
 def relu(input: Any, inplace: bool = False) -> Any:
@@ -56,65 +44,6 @@ def tanh(input: Any) -> Any:
 def sigmoid(input: Any) -> Any:
     """``1 / (1 + exp(-input))``, elementwise."""
     return apply(_SIGMOID, input)[0]
-
-
-def linear(input: Any, weight: Any, bias: Any = None) -> Any:
-    """``input @ weight.T + bias``, as ``torch.nn.functional.linear``.
-
-    >>> import lucid
-    >>> import lucid.nn.functional as F
-    >>> F.linear(lucid.ones(1, 2), lucid.ones(3, 2), lucid.zeros(3)).tolist()
-    [[2.0, 2.0, 2.0]]
-    """
-    return apply(_linear_kernel(bias is not None), input, weight, bias)[0]
-
-
-@functools.cache
-def _pad_kernel(widths: tuple, mode: str) -> Callable:
-    def pad(x, value):
-        if mode == "constant":
-            return jnp.pad(x, widths, constant_values=value.astype(x.dtype)), None
-        return jnp.pad(x, widths, mode=_PAD_MODES[mode]), None
-    return pad
-
-
-def pad_widths(pad: tuple[int, ...], ndim: int) -> tuple[tuple[int, int], ...]:
-    """PyTorch's flat ``pad`` (last axis first, ``(left, right, top, bottom, ...)``) as pairs."""
-    if len(pad) % 2:
-        raise RuntimeError(f"Padding length must be divisible by 2, got {len(pad)}: {pad}")
-    if len(pad) // 2 > ndim:
-        raise RuntimeError("Padding length should be less than or equal to two times the input "
-                         f"dimension but got padding length {len(pad)} and input of dimension "
-                         f"{ndim}")
-    pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)]
-    return ((0, 0),) * (ndim - len(pairs)) + tuple(reversed(pairs))
-
-
-def pad(input: Any, pad: tuple[int, ...], mode: str = "constant", value: float | None = None
-        ) -> Any:
-    """Pad the last ``len(pad) // 2`` axes, as ``torch.nn.functional.pad``.
-
-    ``mode`` is ``"constant"`` (with ``value``, default 0), ``"reflect"``, ``"replicate"``
-    or ``"circular"``.
-
-    >>> import lucid
-    >>> import lucid.nn.functional as F
-    >>> F.pad(lucid.tensor([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect").tolist()
-    [[3.0, 2.0, 1.0, 2.0, 3.0, 2.0]]
-    """
-    if mode not in _PAD_MODES:
-        raise NotImplementedError(f"Unrecognised padding mode {mode!r}; use one of "
-                                  f"{sorted(_PAD_MODES)}")
-    widths = pad_widths(tuple(pad), len(input.shape))
-    if mode == "reflect":
-        for dim in range(len(input.shape) - 1, len(input.shape) - 1 - len(pad) // 2, -1):
-            if max(widths[dim]) >= input.shape[dim]:
-                pair = len(input.shape) - 1 - dim
-                raise RuntimeError(f"Argument #{4 + 2 * pair}: Padding size should be less than "
-                                   "the corresponding input dimension, but got: padding "
-                                   f"{widths[dim]} at dimension {dim} of input "
-                                   f"{list(input.shape)}")
-    return apply(_pad_kernel(widths, mode), input, jnp.asarray(value or 0.0))[0]
 
 
 def _maybe_inplace(input: Any, result: Any, inplace: bool) -> Any:

@@ -9,11 +9,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lucid._autograd import apply
+from lucid._tensor import apply
+from lucid.nn._functional.padding import pad_array
 
 _LAYOUTS = {1: ("NCH", "OIH", "NCH"), 2: ("NCHW", "OIHW", "NCHW"),
             3: ("NCDHW", "OIDHW", "NCDHW")}
-PADDING_MODES = {"zeros": None, "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")  # PyTorch's names
 
 
 @functools.cache
@@ -23,14 +24,14 @@ def _conv_kernel(spatial: int, stride: tuple, padding: Any, dilation: tuple, gro
 
     A ``padding_mode`` other than ``zeros`` pads ``x`` explicitly first (as PyTorch does).
     """
-    def conv(x, weight, bias):
+    def conv(x: jax.Array, weight: jax.Array, bias: Any) -> tuple[jax.Array, None]:
         unbatched = x.ndim == spatial + 1
         x = x[None] if unbatched else x
         pads = padding
-        if PADDING_MODES[padding_mode] is not None:
+        if padding_mode != "zeros":
             widths = {"SAME": _same_pairs(weight.shape[2:], dilation),
                       "VALID": ((0, 0),) * spatial}.get(padding, padding)
-            x = jnp.pad(x, ((0, 0), (0, 0), *widths), mode=PADDING_MODES[padding_mode])
+            x = pad_array(x, ((0, 0), (0, 0), *widths), padding_mode)
             pads = "VALID"
         y = jax.lax.conv_general_dilated(x, weight, stride, pads, rhs_dilation=dilation,
                                          dimension_numbers=_LAYOUTS[spatial],
@@ -109,7 +110,7 @@ def _conv_transpose_kernel(spatial: int, stride: tuple, padding: tuple, output_p
     ``d*(k-1) - p`` (plus ``output_padding`` on the right), convolved with the flipped kernel
     whose in/out axes are swapped within each group.
     """
-    def conv_transpose(x, weight, bias):
+    def conv_transpose(x: jax.Array, weight: jax.Array, bias: Any) -> tuple[jax.Array, None]:
         unbatched = x.ndim == spatial + 1
         x = x[None] if unbatched else x
         k = weight.shape[2:]

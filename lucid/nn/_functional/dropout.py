@@ -12,8 +12,9 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from lucid._autograd import _no_aux, apply
+from lucid._autograd import _no_aux
 from lucid._creation import generator
+from lucid._tensor import apply
 
 _SCALE = _no_aux(lambda x, keep: x * keep.astype(x.dtype))
 

@@ -11,7 +11,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lucid._autograd import apply
+from lucid._tensor import apply
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -29,7 +29,7 @@ def _reduce(loss: jax.Array, reduction: str) -> jax.Array:
 
 @functools.cache
 def _pointwise_kernel(kind: str, reduction: str) -> Callable:
-    def loss(input, target):
+    def loss(input: jax.Array, target: jax.Array) -> tuple[jax.Array, None]:
         diff = input - target
         return _reduce(diff * diff if kind == "mse" else jnp.abs(diff), reduction), None
     return loss
@@ -65,7 +65,7 @@ def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
 def _cross_entropy_kernel(reduction: str, ignore_index: int, label_smoothing: float,
                           has_weight: bool, probabilities: bool) -> Callable:
     """PyTorch's cross entropy over axis 1 of logits ``(N, C, *d)`` (or unbatched ``(C,)``)."""
-    def cross_entropy(logits, target, weight):
+    def cross_entropy(logits: jax.Array, target: jax.Array, weight: Any) -> tuple[jax.Array, None]:
         unbatched = logits.ndim == 1
         if unbatched:
             logits, target = logits[None], target[None]
@@ -78,7 +78,7 @@ def _cross_entropy_kernel(reduction: str, ignore_index: int, label_smoothing: fl
             t = target.astype(log_p.dtype)
             t = t * (1 - label_smoothing) + label_smoothing / classes
             loss = -jnp.sum(log_p * t * w_b, axis=1)
-            denominator = loss.size
+            denominator: int | jax.Array = loss.size
         else:
             valid = target != ignore_index
             safe = jnp.where(valid, target, 0)
@@ -135,11 +135,13 @@ def _bce_elementwise(x: jax.Array, t: jax.Array) -> jax.Array:
     return -(t * log_x + (1 - t) * log_1mx)
 
 
-def _bce_forward(x, t):
+def _bce_forward(x: jax.Array, t: jax.Array
+                 ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     return _bce_elementwise(x, t), (x, t)
 
 
-def _bce_backward(residuals, g):
+def _bce_backward(residuals: tuple[jax.Array, jax.Array], g: jax.Array
+                  ) -> tuple[jax.Array, jax.Array]:
     x, t = residuals  # the target's gradient uses unclamped logs, as PyTorch's does
     return g * (x - t) / jnp.maximum(x * (1 - x), 1e-12), g * (jnp.log1p(-x) - jnp.log(x))
 
@@ -151,7 +153,8 @@ _bce_elementwise.defvjp(_bce_forward, _bce_backward)
 def _binary_kernel(kind: str, reduction: str, has_weight: bool, has_pos_weight: bool
                    ) -> Callable:
     """Binary cross entropy on probabilities (``"bce"``) or logits (``"logits"``), fused."""
-    def binary_cross_entropy(input, target, weight, pos_weight):
+    def binary_cross_entropy(input: jax.Array, target: jax.Array, weight: Any,
+                             pos_weight: Any) -> tuple[jax.Array, None]:
         if kind == "logits":
             # PyTorch's stable form: (1 - t) x + (1 + (pw - 1) t) (log1p(e^-|x|) + max(-x, 0))
             softplus = jnp.log1p(jnp.exp(-jnp.abs(input))) + jnp.maximum(-input, 0)
@@ -204,7 +207,7 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
 
 @functools.cache
 def _smooth_l1_kernel(reduction: str, beta: float) -> Callable:
-    def smooth_l1(input, target):
+    def smooth_l1(input: jax.Array, target: jax.Array) -> tuple[jax.Array, None]:
         diff = jnp.abs(input - target)
         loss = diff if beta == 0 else jnp.where(diff < beta, 0.5 * diff * diff / beta,
                                                 diff - 0.5 * beta)

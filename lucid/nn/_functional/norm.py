@@ -15,7 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lucid._autograd import apply
+from lucid._tensor import apply
 from lucid_jax import _stats
 
 Stats = tuple[jax.Array, jax.Array]

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lucid._autograd import apply
+from lucid._tensor import apply
 from lucid.nn._functional.conv import _tuple
 
 
@@ -65,7 +65,7 @@ def _windows(input: Any, kernel_size: Any, stride: Any, padding: Any, dilation: 
 @functools.cache
 def _max_pool_kernel(kernel: tuple, stride: tuple, pads: tuple, dilation: tuple) -> Callable:
     """One ``reduce_window``; with dilation (whose VJP JAX lacks) the max of strided slices."""
-    def pool(x):
+    def pool(x: jax.Array) -> tuple[jax.Array, None]:
         lead = x.ndim - 2
         if dilation != (1, 1):
             padded = jnp.pad(x, ((0, 0),) * lead + pads, constant_values=-jnp.inf)
@@ -105,7 +105,7 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
 @functools.cache
 def _avg_pool_kernel(kernel: tuple, stride: tuple, pads: tuple, padding: tuple,
                      count_include_pad: bool, divisor_override: int | None) -> Callable:
-    def pool(x):
+    def pool(x: jax.Array) -> tuple[jax.Array, None]:
         lead = x.ndim - 2
         window = functools.partial(jax.lax.reduce_window, computation=jax.lax.add,
                                    window_dimensions=(1,) * lead + kernel,
@@ -159,7 +159,7 @@ def _adaptive_matrix(size: int, out: int) -> np.ndarray:
 def _adaptive_avg_kernel(sizes: tuple, out: tuple) -> Callable:
     rows, cols = (_adaptive_matrix(n, o) for n, o in zip(sizes, out, strict=True))
 
-    def pool(x):
+    def pool(x: jax.Array) -> tuple[jax.Array, None]:
         y = jnp.einsum("...hw,oh->...ow", x, rows.astype(x.dtype),
                        precision=jax.lax.Precision.HIGHEST)
         return jnp.einsum("...ow,pw->...op", y, cols.astype(x.dtype),

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lucid._autograd import apply
+from lucid._tensor import apply
 
 _LINEAR = {3: "linear", 4: "bilinear", 5: "trilinear"}
 _MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
@@ -64,12 +64,13 @@ def _interpolate_kernel(sizes: tuple, out: tuple, scales: tuple, mode: str,
         np.argmax(matrix, axis=1), np.arange(out[k]) // (out[k] // n)) else None
         for k, (n, matrix) in enumerate(zip(sizes, matrices, strict=True))]
 
-    def interpolate(x):
+    def interpolate(x: jax.Array) -> tuple[jax.Array, None]:
         letters = string.ascii_lowercase[:x.ndim]
         for k, matrix in enumerate(matrices):
             axis = x.ndim - len(matrices) + k
-            if repeats[k] is not None:
-                x = jnp.repeat(x, repeats[k], axis=axis)
+            repeat = repeats[k]
+            if repeat is not None:
+                x = jnp.repeat(x, repeat, axis=axis)
                 continue
             result = letters[:axis] + "z" + letters[axis + 1:]
             x = jnp.einsum(f"{letters},z{letters[axis]}->{result}", x,

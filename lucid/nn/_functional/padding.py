@@ -1,0 +1,72 @@
+"""``pad``: PyTorch's flat padding and its four modes, one cached kernel per setting."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from lucid._tensor import apply
+
+# PyTorch's padding modes as jnp.pad's
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge",
+              "circular": "wrap"}
+
+
+def pad_array(x: jax.Array, widths: tuple[tuple[int, int], ...], mode: str,
+              value: ArrayLike = 0) -> jax.Array:
+    """``x`` padded by ``widths`` (pairs per axis) in PyTorch's ``mode``; ``constant`` fills
+    with ``value``."""
+    if mode == "constant":
+        return jnp.pad(x, widths, constant_values=jnp.asarray(value).astype(x.dtype))
+    return jnp.pad(x, widths, mode=_PAD_MODES[mode])
+
+
+@functools.cache
+def _pad_kernel(widths: tuple, mode: str) -> Callable:
+    def pad(x: jax.Array, value: jax.Array) -> tuple[jax.Array, None]:
+        return pad_array(x, widths, mode, value), None
+    return pad
+
+
+def pad_widths(pad: tuple[int, ...], ndim: int) -> tuple[tuple[int, int], ...]:
+    """PyTorch's flat ``pad`` (last axis first, ``(left, right, top, bottom, ...)``) as pairs."""
+    if len(pad) % 2:
+        raise RuntimeError(f"Padding length must be divisible by 2, got {len(pad)}: {pad}")
+    if len(pad) // 2 > ndim:
+        raise RuntimeError("Padding length should be less than or equal to two times the input "
+                         f"dimension but got padding length {len(pad)} and input of dimension "
+                         f"{ndim}")
+    pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)]
+    return ((0, 0),) * (ndim - len(pairs)) + tuple(reversed(pairs))
+
+
+def pad(input: Any, pad: tuple[int, ...], mode: str = "constant", value: float | None = None
+        ) -> Any:
+    """Pad the last ``len(pad) // 2`` axes, as ``torch.nn.functional.pad``.
+
+    ``mode`` is ``"constant"`` (with ``value``, default 0), ``"reflect"``, ``"replicate"``
+    or ``"circular"``.
+
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> F.pad(lucid.tensor([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect").tolist()
+    [[3.0, 2.0, 1.0, 2.0, 3.0, 2.0]]
+    """
+    if mode not in _PAD_MODES:
+        raise NotImplementedError(f"Unrecognised padding mode {mode!r}; use one of "
+                                  f"{sorted(_PAD_MODES)}")
+    widths = pad_widths(tuple(pad), len(input.shape))
+    if mode == "reflect":
+        for dim in range(len(input.shape) - 1, len(input.shape) - 1 - len(pad) // 2, -1):
+            if max(widths[dim]) >= input.shape[dim]:
+                pair = len(input.shape) - 1 - dim
+                raise RuntimeError(f"Argument #{4 + 2 * pair}: Padding size should be less than "
+                                   "the corresponding input dimension, but got: padding "
+                                   f"{widths[dim]} at dimension {dim} of input "
+                                   f"{list(input.shape)}")
+    return apply(_pad_kernel(widths, mode), input, jnp.asarray(value or 0.0))[0]
