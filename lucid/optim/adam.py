@@ -25,7 +25,7 @@ class Adam(Optimizer):
     [0.9, -1.9]
     """
 
-    state_names: ClassVar[dict[str, StateName]] = {
+    _state_names: ClassVar[dict[str, StateName]] = {
         "step": StateName("adam", "step", jnp.float32),
         "exp_avg": StateName("adam", "mu"),
         "exp_avg_sq": StateName("adam", "nu"),

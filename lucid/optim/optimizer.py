@@ -3,7 +3,7 @@
 A subclass declares its defaults, checks them, names its optax chain (:meth:`Optimizer._chain`:
 a factory from :mod:`lucid.optim._transforms`, its static settings and the group's
 hyperparameters) and maps PyTorch's state names onto the chain's state in one table,
-:attr:`Optimizer.state_names`. The base gathers the parameters that have a gradient, runs one
+``Optimizer._state_names``. The base gathers the parameters that have a gradient, runs one
 jitted step per group over all of them at once, and only then writes the new values (a failed
 step changes nothing). A parameter whose ``grad`` is ``None`` is skipped entirely: no decay, no
 step count.
@@ -117,7 +117,7 @@ class Optimizer:
 
     #: PyTorch's state names mapped to the chain's state, the one table the steps and
     #: :meth:`load_state_dict` read.
-    state_names: ClassVar[Mapping[str, StateName]] = {}
+    _state_names: ClassVar[Mapping[str, StateName]] = {}
 
     def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
@@ -202,19 +202,19 @@ class Optimizer:
         """New values and new state (under PyTorch's names) of ``params``, one chain step."""
         arrays = [p._data for p in params]
         saved: list[SavedIn | None] = [
-            {k: v._data for k, v in self.state[p].items() if k in self.state_names}
+            {k: v._data for k, v in self.state[p].items() if k in self._state_names}
             if self.state.get(p) else None for p in params]
         flags = None if chain.started is None else [_flag(s is not None) for s in saved]
         fresh = [a for a, s in zip(arrays, saved, strict=True) if s is None]
-        if fresh:  # their first step runs the same compiled step, from the chain's zeros
+        if fresh:  # the same compiled step as later ones, from zeros: every chain starts there
             transform = chain.factory(**chain.static, **chain.hyperparameters)
-            zeros = iter(_saved_of(jax.eval_shape(transform.init, fresh), self.state_names,
+            zeros = iter(_saved_of(jax.eval_shape(transform.init, fresh), self._state_names,
                                    len(fresh)))
             saved = [s if s is not None else
                      {k: np.zeros(v.shape, v.dtype) for k, v in next(zeros).items()}
                      for s in saved]
         step = _compiled_step(chain.factory, tuple(sorted(chain.static.items())),
-                              tuple(self.state_names.items()), chain.started)
+                              tuple(self._state_names.items()), chain.started)
         return step(arrays, [_as_array(p.grad) for p in params], saved, flags,
                     chain.hyperparameters)
 
@@ -265,7 +265,7 @@ class Optimizer:
     def _dtype(self, name: str, param: Tensor) -> Any:
         """The dtype of state entry ``name`` of ``param``: fixed by the table, else the
         parameter's."""
-        where = self.state_names.get(name)
+        where = self._state_names.get(name)
         return param.dtype if where is None or where.dtype is None else where.dtype
 
     def __repr__(self) -> str:

@@ -23,7 +23,7 @@ class SGD(Optimizer):
     [0.8, 1.6]
     """
 
-    state_names: ClassVar[dict[str, StateName]] = {
+    _state_names: ClassVar[dict[str, StateName]] = {
         "momentum_buffer": StateName("momentum", "trace")}
 
     def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.0,
