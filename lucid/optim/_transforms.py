@@ -4,8 +4,10 @@ Each optimiser is an ``optax.named_chain``, so each part of its state has a name
 (``state["momentum"].trace``, ``state["adam"].mu``), and every part maps over the whole
 parameter tree. The chains are factories of their hyperparameters: the optimiser builds one
 inside its jitted step from the group's values, which are traced scalars, so a new learning
-rate (a scheduler's write) never recompiles. PyTorch's equations map onto them as follows
-(the last part, ``learning_rate``, gives ``p <- p - lr * update``):
+rate (a scheduler's write) never recompiles. (``optax.inject_hyperparams`` would keep them in
+the state, but casts them to the first parameter's dtype, rounding the betas of a bfloat16
+model, and casts differently from one optax release to the next.) PyTorch's equations map
+onto them as follows (the last part, ``learning_rate``, gives ``p <- p - lr * update``):
 
 - SGD: ``maximize`` (negate), ``weight_decay`` (``g + wd * p``), ``momentum``, ``learning_rate``.
   Without dampening the momentum is ``optax.trace(momentum, nesterov)``, exact: the trace starts
@@ -37,7 +39,7 @@ Scalar = float | jax.Array  # a hyperparameter: a traced scalar inside the jitte
 
 class DampenedTraceState(NamedTuple):
     trace: optax.Updates
-    started: optax.Updates  # per parameter, a 0-d bool: whether it has a buffer (PyTorch's ``buf``)
+    started: optax.Updates  # per parameter, a 0-d bool: whether it has a buffer yet
 
 
 def dampened_trace(momentum: Scalar, dampening: Scalar) -> optax.GradientTransformation:
