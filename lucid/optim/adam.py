@@ -1,44 +1,13 @@
-"""``Adam`` and ``AdamW``: one class, PyTorch's equations, optax's ``scale_by_adam``."""
+"""``Adam`` and ``AdamW``: one class, PyTorch's equations, one optax chain."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
-import jax
 import jax.numpy as jnp
-import numpy as np
 
-from lucid.optim._transforms import adam_chain
-from lucid.optim.optimizer import Optimizer, zeros_like
-
-
-@functools.cache
-def _adam_step(decoupled: bool, amsgrad: bool, maximize: bool) -> Callable:
-    """One jitted update of a group's parameters; hyperparameters are traced scalars."""
-    @jax.jit
-    def step(params, grads, states, lr, b1, b2, eps, weight_decay):
-        chain = adam_chain(b1, b2, eps, weight_decay, decoupled, amsgrad)
-        adam_index = 0 if decoupled else 1
-        new_params, new_states = [], []
-        for p, g, s in zip(params, grads, states, strict=True):
-            state = list(chain.init(p))
-            moments = dict(count=s["step"].astype(jnp.int32), mu=s["exp_avg"],
-                           nu=s["exp_avg_sq"])
-            if amsgrad:
-                moments["nu_max"] = s["max_exp_avg_sq"]
-            state[adam_index] = state[adam_index]._replace(**moments)
-            update, state = chain.update(-g if maximize else g, tuple(state), p)
-            adam = state[adam_index]
-            new = dict(step=adam.count.astype(jnp.float32), exp_avg=adam.mu,
-                       exp_avg_sq=adam.nu)
-            if amsgrad:
-                new["max_exp_avg_sq"] = adam.nu_max
-            new_params.append((p - lr * update).astype(p.dtype))
-            new_states.append(new)
-        return new_params, new_states
-    return step
+from lucid.optim import _transforms
+from lucid.optim.optimizer import Chain, Optimizer, StateName
 
 
 class Adam(Optimizer):
@@ -56,6 +25,12 @@ class Adam(Optimizer):
     [0.9, -1.9]
     """
 
+    _state_names: ClassVar[dict[str, StateName]] = {
+        "step": StateName("adam", "step", jnp.float32),
+        "exp_avg": StateName("adam", "mu"),
+        "exp_avg_sq": StateName("adam", "nu"),
+        "max_exp_avg_sq": StateName("adam", "nu_max"),
+    }
     _decoupled = False
 
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
@@ -75,16 +50,14 @@ class Adam(Optimizer):
         if group["weight_decay"] < 0:
             raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
 
-    def _update(self, group, params, grads, states):
+    def _chain(self, group: dict[str, Any]) -> Chain:
         b1, b2 = group["betas"]
-        amsgrad = bool(group["amsgrad"])
-        names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg",
-                                                                             "exp_avg_sq")
-        states = [s or {"step": np.zeros((), np.float32), **{n: zeros_like(p) for n in names}}
-                  for p, s in zip(params, states, strict=True)]  # the first step: zeros
-        step = _adam_step(self._decoupled, amsgrad, bool(group["maximize"]))
-        return step(params, grads, states, float(group["lr"]), float(b1), float(b2),
-                    float(group["eps"]), float(group["weight_decay"]))
+        static = dict(decoupled=self._decoupled, amsgrad=bool(group["amsgrad"]),
+                      maximize=bool(group["maximize"]))
+        hyperparameters = dict(learning_rate=float(group["lr"]), b1=float(b1), b2=float(b2),
+                               eps=float(group["eps"]),
+                               weight_decay=float(group["weight_decay"]))
+        return Chain(_transforms.adam, static, hyperparameters)
 
 
 class AdamW(Adam):

@@ -4,7 +4,7 @@ Each is PyTorch's scheduler, step for step: the same recursive update (``StepLR`
 the current ``lr`` by ``gamma``; ``CosineAnnealingLR`` uses PyTorch's ratio form), so the
 values agree with ``torch.optim.lr_scheduler`` to the last bit, and a checkpoint's
 ``state_dict()`` has PyTorch's keys. The optimisers read ``lr`` from the group at every step
-(a traced value: changing it never recompiles).
+into the learning-rate part of their chain (a traced value: changing it never recompiles).
 """
 
 from __future__ import annotations

@@ -1,22 +1,54 @@
 """``Optimizer``: PyTorch's parameter groups, per-parameter state, ``step`` and state dicts.
 
-Subclasses declare their defaults, check them, and supply one jitted update per group
-(:meth:`Optimizer._update`); the base gathers the parameters that have a gradient, runs the
-update for every group, and only then writes the new values (a failed step changes nothing).
-A parameter whose ``grad`` is ``None`` is skipped entirely: no decay, no step count.
+A subclass declares its defaults, checks them, names its optax chain (:meth:`Optimizer._chain`:
+a factory from :mod:`lucid.optim._transforms`, its static settings and the group's
+hyperparameters) and maps PyTorch's state names onto the chain's state in one table,
+``Optimizer._state_names``. The base gathers the parameters that have a gradient, runs one
+jitted step per group over all of them at once, and only then writes the new values (a failed
+step changes nothing). A parameter whose ``grad`` is ``None`` is skipped entirely: no decay, no
+step count.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import functools
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, ClassVar, NamedTuple, cast
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
+from jax.typing import ArrayLike
 
 from lucid._autograd import _as_array, owned_array
 from lucid._grad_mode import enable_grad, no_grad
 from lucid._tensor import Tensor
+
+ChainState = dict[str, Any]    # a named chain's state: part name -> that part's optax state
+Saved = dict[str, jax.Array]   # one parameter's state under PyTorch's names
+SavedIn = dict[str, ArrayLike]  # the same on its way in (NumPy zeros before the first step)
+
+
+class StateName(NamedTuple):
+    """Where a PyTorch state entry lives in the chain: ``chain_state[part].field``, one array
+    per parameter; ``dtype`` is its fixed dtype (``None``: the parameter's)."""
+
+    part: str
+    field: str
+    dtype: Any = None
+
+
+class Chain(NamedTuple):
+    """One group's chain: ``factory(**static, **hyperparameters)`` builds it. ``static``
+    settings select the compiled step; ``hyperparameters`` are traced, so changing one
+    recompiles nothing. ``started`` names a per-parameter flag field, true once the parameter
+    has state (PyTorch's ``buf is None`` test), for a chain whose first step differs."""
+
+    factory: Callable[..., optax.GradientTransformation]
+    static: Mapping[str, Hashable]
+    hyperparameters: dict[str, float]
+    started: tuple[str, str] | None = None
 
 
 def _type_name(value: Any) -> str:
@@ -24,14 +56,68 @@ def _type_name(value: Any) -> str:
     return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
 
 
-def zeros_like(array: Any) -> np.ndarray:
-    """Host zeros for state a parameter has not got yet: the first step then runs the same
-    compiled update as every later one (zeros give PyTorch's first buffers and moments)."""
-    return np.zeros(array.shape, array.dtype)
+def _fields(state: ChainState, names: Mapping[str, StateName]) -> dict[str, StateName]:
+    """The entries of ``names`` that this chain's state holds (e.g. no ``max_exp_avg_sq``
+    without amsgrad)."""
+    return {name: where for name, where in names.items()
+            if getattr(state[where.part], where.field, None) is not None}
+
+
+def _with_saved(state: ChainState, names: Mapping[str, StateName], saved: list[SavedIn],
+                started: tuple[tuple[str, str], list[jax.Array]] | None) -> ChainState:
+    """``state`` with each named field set to the parameters' saved arrays."""
+    state = dict(state)
+    for name, where in _fields(state, names).items():
+        state[where.part] = state[where.part]._replace(
+            **{where.field: [entry[name] for entry in saved]})
+    if started is not None:
+        (part, field), flags = started
+        state[part] = state[part]._replace(**{field: flags})
+    return state
+
+
+def _saved_of(state: ChainState, names: Mapping[str, StateName], count: int) -> list[Any]:
+    """The arrays of ``state`` under PyTorch's names, one dict for each of ``count``
+    parameters (arrays, or shapes under ``jax.eval_shape``)."""
+    columns = {name: getattr(state[where.part], where.field)
+               for name, where in _fields(state, names).items()}
+    return [{name: column[i] for name, column in columns.items()} for i in range(count)]
+
+
+@functools.cache
+def _compiled_step(chain: Callable[..., optax.GradientTransformation],
+                   static: tuple[tuple[str, Hashable], ...],
+                   names: tuple[tuple[str, StateName], ...],
+                   started: tuple[str, str] | None) -> Callable[..., Any]:
+    """The jitted step of every group with these static settings: ``(params, grads, saved,
+    flags, hyperparameters) -> (params, saved)`` over lists of one entry per parameter."""
+    table = dict(names)
+
+    @jax.jit
+    def step(params: list[jax.Array], grads: list[jax.Array], saved: list[SavedIn],
+             flags: list[jax.Array] | None,
+             hyperparameters: dict[str, jax.Array]) -> tuple[list[jax.Array], list[Saved]]:
+        transform = chain(**dict(static), **hyperparameters)
+        state = _with_saved(cast(ChainState, transform.init(params)), table, saved,
+                            None if started is None or flags is None else (started, flags))
+        updates, new_state = transform.update(grads, state, params)
+        new_params = cast(list[jax.Array], optax.apply_updates(params, updates))
+        return new_params, _saved_of(cast(ChainState, new_state), table, len(params))
+    return step
+
+
+@functools.cache
+def _flag(value: bool) -> jax.Array:
+    """A device-resident flag, made once: passing it to a step transfers nothing."""
+    return jnp.asarray(value)
 
 
 class Optimizer:
     """Base: ``param_groups`` (dicts filled from ``defaults``), ``state`` keyed by parameter."""
+
+    #: PyTorch's state names mapped to the chain's state, the one table the steps and
+    #: :meth:`load_state_dict` read.
+    _state_names: ClassVar[Mapping[str, StateName]] = {}
 
     def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
@@ -84,9 +170,8 @@ class Optimizer:
                 else:
                     param.grad.zero_()
 
-    def _update(self, group: dict[str, Any], params: list, grads: list,
-                states: list[dict[str, Any]]) -> tuple[list, list[dict[str, Any]]]:
-        """New parameter arrays and new state (arrays under PyTorch's names) for one group."""
+    def _chain(self, group: dict[str, Any]) -> Chain:
+        """The optax chain that updates ``group``."""
         raise NotImplementedError
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -96,16 +181,12 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         with no_grad():
-            writes = []
+            writes: list[tuple[Tensor, jax.Array, Saved]] = []
             for group in self.param_groups:
                 params = [p for p in group["params"] if p.grad is not None]
-                if not params:
-                    continue
-                states = [{k: v._data for k, v in self.state.get(p, {}).items()} for p in params]
-                new_params, new_states = self._update(
-                    group, [p._data for p in params], [_as_array(p.grad) for p in params],
-                    states)
-                writes.extend(zip(params, new_params, new_states, strict=True))
+                if params:
+                    new_params, new_states = self._step_group(self._chain(group), params)
+                    writes.extend(zip(params, new_params, new_states, strict=True))
             for param, value, state in writes:
                 param._data = value
                 current = self.state.setdefault(param, {})
@@ -115,6 +196,27 @@ class Optimizer:
                     else:
                         current[name] = Tensor._wrap(array)
         return loss
+
+    def _step_group(self, chain: Chain,
+                    params: list[Tensor]) -> tuple[list[jax.Array], list[Saved]]:
+        """New values and new state (under PyTorch's names) of ``params``, one chain step."""
+        arrays = [p._data for p in params]
+        saved: list[SavedIn | None] = [
+            {k: v._data for k, v in self.state[p].items() if k in self._state_names}
+            if self.state.get(p) else None for p in params]
+        flags = None if chain.started is None else [_flag(s is not None) for s in saved]
+        fresh = [a for a, s in zip(arrays, saved, strict=True) if s is None]
+        if fresh:  # the same compiled step as later ones, from zeros: every chain starts there
+            transform = chain.factory(**chain.static, **chain.hyperparameters)
+            zeros = iter(_saved_of(jax.eval_shape(transform.init, fresh), self._state_names,
+                                   len(fresh)))
+            saved = [s if s is not None else
+                     {k: np.zeros(v.shape, v.dtype) for k, v in next(zeros).items()}
+                     for s in saved]
+        step = _compiled_step(chain.factory, tuple(sorted(chain.static.items())),
+                              tuple(self._state_names.items()), chain.started)
+        return step(arrays, [_as_array(p.grad) for p in params], saved, flags,
+                    chain.hyperparameters)
 
     # -- state dict ---------------------------------------------------------------------------
 
@@ -153,13 +255,18 @@ class Optimizer:
         for i, entry in state_dict["state"].items():
             param = params[i]
             state[param] = {
-                name: Tensor._wrap(owned_array(value,
-                                               jnp.float32 if name == "step" else param.dtype))
+                name: Tensor._wrap(owned_array(value, self._dtype(name, param)))
                 for name, value in entry.items() if value is not None}
         self.param_groups = [{**{k: v for k, v in s.items() if k != "params"},
                               "params": g["params"]}
                              for s, g in zip(saved_groups, self.param_groups, strict=True)]
         self.state = state
+
+    def _dtype(self, name: str, param: Tensor) -> Any:
+        """The dtype of state entry ``name`` of ``param``: fixed by the table, else the
+        parameter's."""
+        where = self._state_names.get(name)
+        return param.dtype if where is None or where.dtype is None else where.dtype
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

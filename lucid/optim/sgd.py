@@ -2,34 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
-import jax
-import numpy as np
-
-from lucid.optim._transforms import sgd_chain
-from lucid.optim.optimizer import Optimizer, zeros_like
-
-
-@functools.cache
-def _sgd_step(nesterov: bool, maximize: bool, has_momentum: bool, dampened: bool) -> Callable:
-    """One jitted update of a group's parameters; hyperparameters are traced scalars."""
-    @jax.jit
-    def step(params, grads, buffers, started, lr, momentum, dampening, weight_decay):
-        chain = sgd_chain(momentum, dampening, weight_decay, nesterov, has_momentum, dampened)
-        new_params, new_buffers = [], []
-        for p, g, buffer, begun in zip(params, grads, buffers, started, strict=True):
-            state = chain.init(p)
-            if has_momentum:  # before the first step: a zero buffer, not started
-                inner = state[1]._replace(trace=buffer)
-                state = (state[0], inner._replace(started=begun) if dampened else inner)
-            update, state = chain.update(-g if maximize else g, state, p)
-            new_params.append((p - lr * update).astype(p.dtype))
-            new_buffers.append(state[1].trace if has_momentum else None)
-        return new_params, new_buffers
-    return step
+from lucid.optim import _transforms
+from lucid.optim.optimizer import Chain, Optimizer, StateName
 
 
 class SGD(Optimizer):
@@ -47,6 +23,9 @@ class SGD(Optimizer):
     [0.8, 1.6]
     """
 
+    _state_names: ClassVar[dict[str, StateName]] = {
+        "momentum_buffer": StateName("momentum", "trace")}
+
     def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
                  *, maximize: bool = False) -> None:
@@ -63,16 +42,13 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
-    def _update(self, group, params, grads, states):
+    def _chain(self, group: dict[str, Any]) -> Chain:
         has_momentum = group["momentum"] != 0
-        buffers = [s["momentum_buffer"] if "momentum_buffer" in s
-                   else zeros_like(p) if has_momentum else None
-                   for p, s in zip(params, states, strict=True)]
-        started = [np.asarray("momentum_buffer" in s) for s in states]
-        step = _sgd_step(bool(group["nesterov"]), bool(group["maximize"]), has_momentum,
-                         group["dampening"] != 0)
-        new_params, new_buffers = step(params, grads, buffers, started, float(group["lr"]),
-                                       float(group["momentum"]), float(group["dampening"]),
-                                       float(group["weight_decay"]))
-        new_states = [{"momentum_buffer": b} if has_momentum else {} for b in new_buffers]
-        return new_params, new_states
+        dampened = has_momentum and group["dampening"] != 0
+        static = dict(nesterov=bool(group["nesterov"]), maximize=bool(group["maximize"]),
+                      has_momentum=has_momentum, dampened=dampened)
+        hyperparameters = {name: float(group[key]) for name, key in (
+            ("learning_rate", "lr"), ("momentum", "momentum"), ("dampening", "dampening"),
+            ("weight_decay", "weight_decay"))}
+        return Chain(_transforms.sgd, static, hyperparameters,
+                     ("momentum", "started") if dampened else None)

@@ -78,3 +78,24 @@ def test_steps_after_the_first_compile_nothing(rng, name, backwards):
     assert compilations(lambda: [step(*large) for _ in range(3)]) == 0
     assert compilations(lambda: step(*small)) == 0        # the first shape is still cached
     assert all(np.isfinite(p.numpy()).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", list(OPTIMISERS))
+def test_a_scheduler_step_compiles_nothing(rng, name):
+    """The learning rate is a traced hyperparameter of the chain: a scheduler's new value is
+    read at the next step without compiling."""
+    lucid.manual_seed(0)
+    model = lucid.nn.Linear(4, 2)
+    opt = OPTIMISERS[name](model.parameters())
+    schedule = lucid.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    x = lucid.tensor(rng.standard_normal((3, 4)).astype(np.float32))
+
+    def step():
+        opt.zero_grad()
+        (model(x) ** 2).mean().backward()
+        opt.step()
+        schedule.step()
+
+    step()                                                # the first step compiles
+    assert compilations(lambda: [step() for _ in range(3)]) == 0
+    assert opt.param_groups[0]["lr"] == OPTIMISERS[name](model.parameters()).defaults["lr"] / 16

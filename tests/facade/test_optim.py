@@ -69,6 +69,45 @@ def test_a_parameter_without_a_gradient_is_skipped_entirely():
     assert opt.state[used]["step"].item() == 1.0
 
 
+@pytest.mark.parametrize("variant", ["sgd_dampening_maximize", "adam_amsgrad"])
+def test_a_parameter_that_starts_late_starts_like_torch(variant, rng):
+    """One group, one parameter without a gradient at first: its first buffer (or step count)
+    starts when its gradient arrives, while the other's continues."""
+    name, options = VARIANTS[variant]
+    data = [rng.standard_normal(3).astype(np.float32) for _ in range(2)]
+    results = []
+    for lib in (lucid, torch):
+        a, b = (lib.nn.Parameter(lib.tensor(d)) for d in data)
+        opt = getattr(lib.optim, name)([a, b], **options)
+        for i in range(4):
+            opt.zero_grad()
+            loss = (a * a * a).sum() + ((b * b).sum() if i >= 2 else 0)
+            loss.backward()
+            opt.step()
+        results.append([np.asarray(p.detach().numpy() if lib is torch else p.numpy())
+                        for p in (a, b)])
+    for ours, theirs in zip(*results, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+@pytest.mark.parametrize("variant", ["adam", "adam_amsgrad", "adamw"])
+def test_bfloat16_parameters_follow_torch(variant, rng):
+    """The bias corrections are computed in float32, as PyTorch's Python floats: in bfloat16,
+    ``0.999`` rounds to 1 and ``1 - b2 ** t`` to 0."""
+    name, options = VARIANTS[variant]
+    data = rng.standard_normal(50).astype(np.float32)
+    results = []
+    for lib in (lucid, torch):
+        w = lib.nn.Parameter(lib.tensor(data).to(lib.bfloat16))
+        opt = getattr(lib.optim, name)([w], **options)
+        for _ in range(30):
+            opt.zero_grad()
+            ((w.float() - 0.3) ** 4).sum().backward()
+            opt.step()
+        results.append(np.asarray((w.detach() if lib is torch else w).float().numpy()))
+    np.testing.assert_allclose(*results, atol=0.04)   # a few bfloat16 steps near 1
+
+
 def test_param_groups_take_their_own_hyperparameters_like_torch(rng):
     data = [rng.standard_normal(3).astype(np.float32) for _ in range(2)]
     results = []
