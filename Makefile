@@ -1,4 +1,4 @@
-# The README's two commands (demo, test), and bench, notebooks, docs.
+# The README's two commands (demo, test: lint, type check, the suite), and bench, notebooks, docs.
 # Each creates .venv with the first python3 >= 3.11 it finds.
 PYTHON ?= python3
 VENV   := .venv
@@ -20,6 +20,7 @@ demo: $(PY)
 test: $(PY)
 	$(PY) -m pip install --quiet -e ".[test]"
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest -n 2 --dist loadfile
 
 # The same suites (slow tests aside) on the declared lower bounds (tests/floor/constraints.txt:

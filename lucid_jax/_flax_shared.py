@@ -165,6 +165,7 @@ def apply(x: ArrayLike, *, scale: jax.Array | None, bias: jax.Array | None,
     valid = None if mask is None else jnp.asarray(mask) != 0
     new_stats = None
     if momentum is not None and not use_running_average:
+        assert mean is not None and var is not None, "a momentum is given only with statistics"
         y, new_stats = instance_norm_and_update(
             x, mean, var, scale, bias, torch_momentum(momentum), epsilon, channel_axis=axes,
             mask=valid, axis_name=axis_name, batch_axis_name=batch_axis_name, edge_cases="flax")

@@ -13,6 +13,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+import jax
+
 import lucid_jax
 from lucid._functions import _tensor
 from lucid._tensor import Tensor, apply, type_name

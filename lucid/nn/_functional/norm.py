@@ -80,7 +80,8 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
 
 
 def batch_norm_update(input: Any, running_mean: Any, running_var: Any, weight: Any, bias: Any,
-                      training: bool, eps: float, factor: float | None) -> Any:
+                      training: bool, eps: float,
+                      factor: float | jax.Array | None) -> Any:
     """``batch_norm`` whose update gives the new batch the weight ``factor`` (``None``: no
     update); every check runs before anything is written."""
     if training and (running_mean is None) != (running_var is None):  # PyTorch checks in training
