@@ -23,7 +23,7 @@ from jax.typing import ArrayLike
 
 from lucid._autograd import _as_array, owned_array
 from lucid._grad_mode import enable_grad, no_grad
-from lucid._tensor import Tensor
+from lucid._tensor import Tensor, type_name
 
 ChainState = dict[str, Any]    # a named chain's state: part name -> that part's optax state
 Saved = dict[str, jax.Array]   # one parameter's state under PyTorch's names
@@ -49,11 +49,6 @@ class Chain(NamedTuple):
     static: Mapping[str, Hashable]
     hyperparameters: dict[str, float]
     started: tuple[str, str] | None = None
-
-
-def _type_name(value: Any) -> str:
-    kind = type(value)
-    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
 
 
 def _fields(state: ChainState, names: Mapping[str, StateName]) -> dict[str, StateName]:
@@ -125,7 +120,7 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
-                            f"Tensors or dicts, but got {_type_name(params)}")
+                            f"Tensors or dicts, but got {type_name(params)}")
         groups = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
@@ -144,7 +139,7 @@ class Optimizer:
         for param in params:
             if not isinstance(param, Tensor):
                 raise TypeError("optimizer can only optimize Tensors, but one of the params is "
-                                f"{_type_name(param)}")
+                                f"{type_name(param)}")
             if not param.is_leaf:
                 raise ValueError("can't optimize a non-leaf Tensor")
         group["params"] = params
