@@ -49,7 +49,7 @@ class ReplicationPad2d(_Pad2d):
 
 
 class ZeroPad2d(_Pad2d):
-    """Pads with zeros, as PyTorch.
+    """Pads with zeros, as PyTorch; a negative side crops.
 
     >>> import lucid.nn as nn
     >>> nn.ZeroPad2d((1, 2, 3, 4))

@@ -136,6 +136,49 @@ def test_pad_matches_torch(mode, rng):
     np.testing.assert_allclose(xs.grad, xt.grad.numpy(), rtol=1e-6, atol=1e-6)
 
 
+
+CROPS = [(-1, 2, 0, -2), (2, -1, -1, 1), (-2, -2, 1, 1), (0, 0, -1, 3), (-1, 3, 2, -2)]
+
+
+@pytest.mark.parametrize("pad", CROPS)
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+def test_negative_pad_crops_as_torch(mode, pad, rng):
+    x = rng.standard_normal((2, 3, 5, 6)).astype(np.float32)
+    xs, xt = lucid.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out = F.pad(xs, pad, mode=mode)
+    ref = torch.nn.functional.pad(xt, pad, mode=mode)
+    np.testing.assert_array_equal(out.numpy(), ref.detach().numpy())
+    cotangent = rng.standard_normal(tuple(ref.shape)).astype(np.float32)
+    out.backward(cotangent)
+    ref.backward(torch.tensor(cotangent))
+    np.testing.assert_allclose(xs.grad, xt.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_zero_pad_2d_crops_with_negative_padding():
+    x = np.arange(20, dtype=np.float32).reshape(1, 1, 4, 5)
+    out = nn.ZeroPad2d((-1, 1, 0, -2))(lucid.tensor(x))
+    ref = torch.nn.ZeroPad2d((-1, 1, 0, -2))(torch.tensor(x))
+    np.testing.assert_array_equal(out.numpy(), ref.numpy())
+
+
+@pytest.mark.parametrize("pad", [(-3, -3), (-7, 1), (2, -7)])
+def test_cropping_below_zero_is_refused(pad):
+    with pytest.raises(RuntimeError, match="resulted in a negative output size"):
+        F.pad(lucid.ones(1, 1, 5), pad)
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.pad(torch.ones(1, 1, 5), pad)
+
+
+@pytest.mark.parametrize("pad", [(0, 6), (-2, 4)])
+def test_circular_pad_wider_than_the_axis_is_refused(pad):
+    """PyTorch refuses wrapping more than once; where cropping first leaves fewer elements
+    than the pad, its result reads memory it is writing, so that is refused too."""
+    with pytest.raises(RuntimeError, match="Padding value causes wrapping around more than once"):
+        F.pad(lucid.ones(1, 1, 5), pad, mode="circular")
+    if pad[0] >= 0:
+        with pytest.raises(RuntimeError, match="wrapping around more than once"):
+            torch.nn.functional.pad(torch.ones(1, 1, 5), pad, mode="circular")
+
 ERRORS = [
     (lambda lib: lib.nn.Conv2d(3, 4, 3, groups=2), ValueError,
      "in_channels must be divisible by groups"),

@@ -20,10 +20,20 @@ _PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge",
 def pad_array(x: jax.Array, widths: tuple[tuple[int, int], ...], mode: str,
               value: ArrayLike = 0) -> jax.Array:
     """``x`` padded by ``widths`` (pairs per axis) in PyTorch's ``mode``; ``constant`` fills
-    with ``value``."""
+    with ``value``. A negative width crops that side, as in PyTorch: ``circular`` crops first
+    and wraps the rest, the other modes pad the uncropped input and then crop."""
+    def crop(y: jax.Array) -> jax.Array:
+        return y[tuple(slice(-min(lo, 0), y.shape[axis] + min(hi, 0))
+                       for axis, (lo, hi) in enumerate(widths))]
+
+    padding = tuple((max(lo, 0), max(hi, 0)) for lo, hi in widths)
+    if mode == "circular":
+        return jnp.pad(crop(x), padding, mode="wrap")
     if mode == "constant":
-        return jnp.pad(x, widths, constant_values=jnp.asarray(value).astype(x.dtype))
-    return jnp.pad(x, widths, mode=_PAD_MODES[mode])
+        padded = jnp.pad(x, padding, constant_values=jnp.asarray(value).astype(x.dtype))
+    else:
+        padded = jnp.pad(x, padding, mode=_PAD_MODES[mode])
+    return crop(padded)
 
 
 @functools.cache
@@ -50,17 +60,28 @@ def pad(input: Any, pad: tuple[int, ...], mode: str = "constant", value: float |
     """Pad the last ``len(pad) // 2`` axes, as ``torch.nn.functional.pad``.
 
     ``mode`` is ``"constant"`` (with ``value``, default 0), ``"reflect"``, ``"replicate"``
-    or ``"circular"``.
+    or ``"circular"``. A negative width crops that side, as in PyTorch.
 
     >>> import lucid
     >>> import lucid.nn.functional as F
     >>> F.pad(lucid.tensor([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect").tolist()
     [[3.0, 2.0, 1.0, 2.0, 3.0, 2.0]]
+    >>> F.pad(lucid.tensor([[1.0, 2.0, 3.0]]), (-1, 1)).tolist()
+    [[2.0, 3.0, 0.0]]
     """
     if mode not in _PAD_MODES:
         raise NotImplementedError(f"Unrecognised padding mode {mode!r}; use one of "
                                   f"{sorted(_PAD_MODES)}")
     widths = pad_widths(tuple(pad), len(input.shape))
+    for dim, (lo, hi) in enumerate(widths):
+        if input.shape[dim] + lo + hi < 0 or input.shape[dim] + min(lo, 0) + min(hi, 0) < 0:
+            raise RuntimeError(f"The input size {input.shape[dim]}, plus negative padding {lo} "
+                               f"and {hi} resulted in a negative output size, which is invalid. "
+                               f"Check dimension {dim} of your input.")
+    if mode == "circular":
+        for dim, (lo, hi) in enumerate(widths):
+            if max(lo, hi) > input.shape[dim] + min(lo, 0) + min(hi, 0):
+                raise RuntimeError("Padding value causes wrapping around more than once.")
     if mode == "reflect":
         for dim in range(len(input.shape) - 1, len(input.shape) - 1 - len(pad) // 2, -1):
             if max(widths[dim]) >= input.shape[dim]:
