@@ -8,6 +8,7 @@ Imports neither flax nor torch at import time.
 from __future__ import annotations
 
 import difflib
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -21,18 +22,40 @@ def to_numpy(value: Any) -> np.ndarray:
     return np.array(value, copy=True)
 
 
-def require_entries(state_dict: Any) -> None:
-    """Raise for a state_dict without entries."""
+def require_entries(state_dict: Any) -> Mapping[Any, Any]:
+    """``state_dict`` if it is a mapping with entries; else raise."""
+    if not isinstance(state_dict, Mapping):
+        raise ValueError(f"expected a state_dict (a mapping of names to arrays), got "
+                         f"{type(state_dict).__name__}")
     if len(state_dict) == 0:
         raise ValueError("the state_dict is empty: there is nothing to convert")
+    return state_dict
 
 
-def require_collections(variables: Any) -> Mapping[str, Any]:
-    """``variables`` if it is a mapping (of Linen collections); else raise."""
+def require_collections(variables: Any, *, one_layer: bool = False) -> Mapping[str, Any]:
+    """``variables`` if it is a mapping of Linen collections; else raise. With ``one_layer``,
+    only ``params`` and ``batch_stats`` are allowed (a whole model's other collections are
+    ignored)."""
+    expected = "expected Linen variables"
     if not isinstance(variables, Mapping):
-        raise ValueError(f"expected Linen variables (a dict of collections), got "
-                         f"{type(variables).__name__}")
+        raise ValueError(f"{expected} (a dict of collections), got {type(variables).__name__}")
+    other = sorted(str(k) for k in variables if k not in ("params", "batch_stats"))
+    if one_layer and other:
+        raise ValueError(
+            f"{expected} {{'params': ..., 'batch_stats': ...}}, got the keys {other}; wrap one "
+            "layer's parameters as {'params': {'scale': ..., 'bias': ...}}"
+        )
     return variables
+
+
+def require_count(count: Any, name: str = "num_batches_tracked",
+                  expected: str = "an int") -> int:
+    """A counter's value (an int, or an integer NumPy/JAX/torch scalar) as an int; anything
+    else is a TypeError."""
+    try:
+        return operator.index(count)
+    except TypeError:
+        raise TypeError(f"{name} must be {expected}, got {type(count).__name__}") from None
 
 
 def nnx_variables(module: Any) -> dict[str, Any]:
@@ -64,9 +87,15 @@ def listing(names: Iterable[str], limit: int = 12) -> str:
     return f"[{shown}{more}]"
 
 
-def module_prefixes(keys: Iterable[Any]) -> list[str]:
-    """The distinct module prefixes (``'down.0.norm.'``) of state_dict keys, in order."""
-    return list(dict.fromkeys(str(k).rpartition(".")[0] + "." for k in keys if "." in str(k)))
+def module_keys(state_dict: Mapping[Any, Any]) -> dict[str, dict[str, Any]]:
+    """The keys of a state_dict by module prefix (``'down.0.norm.'``) and last component
+    (``'weight'``), in order; keys without a prefix are left out."""
+    groups: dict[str, dict[str, Any]] = {}
+    for key in state_dict:
+        head, _, tail = str(key).rpartition(".")
+        if head:
+            groups.setdefault(head + ".", {})[tail] = key
+    return groups
 
 
 def nnx_path(path: Sequence[Any]) -> str:

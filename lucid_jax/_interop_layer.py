@@ -17,11 +17,12 @@ import numpy as np
 from lucid_jax._compat import iter_modules
 from lucid_jax._interop_common import (
     listing,
-    module_prefixes,
+    module_keys,
     nearest,
     nnx_path,
     nnx_variables,
     require_collections,
+    require_count,
     require_entries,
     to_numpy,
 )
@@ -47,33 +48,24 @@ _TORCH_NAMES = (*_PARAMS.values(), *_BUFFERS.values(), COUNTER)
 
 # ------------------------------------------------------------------------------ state dicts
 
-def _norm_layer_prefixes(state_dict: Mapping[Any, Any]) -> list[str]:
-    """Prefixes of the normalisation layers: keys among weight, bias, running_mean,
-    running_var, num_batches_tracked, and a 1-D weight (a convolution's is not)."""
-    groups: dict[str, dict[str, Any]] = {}
-    for key in state_dict:
-        head, _, tail = str(key).rpartition(".")
-        groups.setdefault(head + "." if head else "", {})[tail] = key
-    return [p for p, names in groups.items()
-            if p and set(names) <= set(_TORCH_NAMES)
-            and ("weight" not in names or np.ndim(state_dict[names["weight"]]) == 1)]
-
-
 def _select(state_dict: Any, prefix: str) -> dict[str, Any]:
     """One layer's keys under ``prefix`` (without it) -> the original keys; never empty."""
     if not isinstance(prefix, str):
         raise ValueError(f"prefix must be a str such as 'norm1.', got {prefix!r}")
-    require_entries(state_dict)
+    state_dict = require_entries(state_dict)
     keys = {str(k)[len(prefix):]: k for k in state_dict if str(k).startswith(prefix)}
+    groups = module_keys(state_dict)
     if not keys:
-        prefixes = module_prefixes(state_dict)
+        prefixes = list(groups)
         raise ValueError(
             f"no state_dict key starts with prefix={prefix!r}{nearest(prefix, prefixes)}; the "
             f"state_dict's layer prefixes are {listing(prefixes)}"
         )
     nested = [prefix + k for k in keys if "." in k]
     if nested:
-        layers = [p for p in _norm_layer_prefixes(state_dict) if p.startswith(prefix)]
+        layers = [p for p, names in groups.items()  # a convolution's weight is not 1-D
+                  if p.startswith(prefix) and set(names) <= set(_TORCH_NAMES)
+                  and ("weight" not in names or np.ndim(state_dict[names["weight"]]) == 1)]
         where = f" under prefix={prefix!r}" if prefix else ""
         raise ValueError(
             f"the state_dict{where} holds a whole model's state (keys such as "
@@ -158,13 +150,7 @@ def _linen_paths(tree: Mapping[str, Any], path: tuple[str, ...] = ()) -> list[st
 def _linen_layer(variables: Any) -> dict[str, dict[str, Any]]:
     """One Linen InstanceNorm's ``params`` and ``batch_stats`` (those present), checked; never
     empty."""
-    variables = require_collections(variables)
-    other = sorted(str(k) for k in variables if k not in ("params", "batch_stats"))
-    if other:
-        raise ValueError(
-            f"expected Linen variables {{'params': ..., 'batch_stats': ...}}, got the keys "
-            f"{other}; wrap one layer's parameters as {{'params': {{'scale': ..., 'bias': ...}}}}"
-        )
+    variables = require_collections(variables, one_layer=True)
     collections = {c: dict(variables[c]) for c in ("params", "batch_stats") if c in variables}
     nested = {c: [k for k, v in tree.items() if isinstance(v, Mapping)]
               for c, tree in collections.items()}
@@ -208,14 +194,14 @@ def linen_to_state_dict(variables: Any, *, num_batches_tracked: int = 0,
     A whole model's variables are a ValueError naming its normalisation layers; for a whole
     model, see :func:`linen_to_torch`.
     """
+    count = require_count(num_batches_tracked)
     collections = _linen_layer(variables)
     held = {name: collections[_collection(name)][name] for name in _NAMES
             if name in collections.get(_collection(name), {})}
     layer = Layer((), None, {name: Variable(np.shape(value), None, (_collection(name), name))
                              for name, value in held.items()})
     plan = Plan.of([layer], True, None, linen_display)
-    return _prefixed(plan.state_dict(linen_values(plan, collections), num_batches_tracked,
-                                     as_torch), prefix)
+    return _prefixed(plan.state_dict(linen_values(plan, collections), count, as_torch), prefix)
 
 
 # --------------------------------------------------------------------------------------- NNX
@@ -276,11 +262,6 @@ def load_state_dict_into_nnx(module: NNXModule, state_dict: Any, *,
                 f"{'lacks' if variable is not None else 'has'} its entry; build the module "
                 "with matching use_scale/use_bias/track_running_stats"
             )
-        if variable is not None and np.shape(values[name]) != tuple(variable[...].shape):
-            raise ValueError(
-                f"state_dict entry for {name!r} has shape {np.shape(values[name])}, but the "
-                f"module's has shape {tuple(variable[...].shape)}"
-            )
     load_nnx(_nnx_plan(module, held), _torch_keyed(values), strict=True)
     return module
 
@@ -292,6 +273,7 @@ def nnx_to_state_dict(module: Any, *, num_batches_tracked: int = 0, as_torch: bo
     A whole model is a ValueError naming its normalisation layers; for a whole model, see
     :func:`nnx_to_torch`.
     """
+    count = require_count(num_batches_tracked)
     held = nnx_layer_variables(module)
     stats = [name for name in _BUFFERS if held[name] is not None]
     if len(stats) == 1:
@@ -300,4 +282,4 @@ def nnx_to_state_dict(module: Any, *, num_batches_tracked: int = 0, as_torch: bo
             "statistic; an InstanceNorm with running statistics holds mean and var"
         )
     plan = _nnx_plan(module, held)
-    return _prefixed(plan.state_dict(nnx_values(plan), num_batches_tracked, as_torch), prefix)
+    return _prefixed(plan.state_dict(nnx_values(plan), count, as_torch), prefix)

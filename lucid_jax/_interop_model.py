@@ -32,6 +32,7 @@ from lucid_jax._interop_common import (
     nnx_path,
     nnx_variables,
     require_collections,
+    require_count,
     require_entries,
     to_numpy,
 )
@@ -186,11 +187,7 @@ class Plan:
     def read(self, state_dict: Any, strict: bool) -> dict[_Entry, np.ndarray]:
         """``{entry: Flax value (numpy)}`` for every entry the state_dict has; all checks
         first."""
-        if not isinstance(state_dict, Mapping):
-            raise ValueError(f"expected a state_dict (a mapping of names to arrays), got "
-                             f"{type(state_dict).__name__}")
-        require_entries(state_dict)
-        state_dict = {str(k): v for k, v in state_dict.items()}
+        state_dict = {str(k): v for k, v in require_entries(state_dict).items()}
         error = self._unmatched_error(state_dict)
         if error is not None and strict:
             raise error
@@ -259,10 +256,13 @@ class Plan:
                     f"num_batches_tracked names {unknown}, which are not layers with running "
                     f"statistics; those are {listing(layers)}"
                 )
-            counts = {c: num_batches_tracked.get(c.rpartition(".")[0], 0)
-                      for c in self.counters}
+            counts = {c: require_count(num_batches_tracked.get(layer, 0),
+                                       f"num_batches_tracked[{layer!r}]")
+                      for c, layer in zip(self.counters, layers, strict=True)}
         else:
-            counts = dict.fromkeys(self.counters, num_batches_tracked)
+            count = require_count(num_batches_tracked,
+                                  expected="an int or a mapping of PyTorch module paths to ints")
+            counts = dict.fromkeys(self.counters, count)
         out = {e.torch_key: e.to_torch(to_numpy(values[e])) for e in self.entries}
         out.update({c: np.array(n, np.int64) for c, n in counts.items()})
         if as_torch:

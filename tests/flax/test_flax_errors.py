@@ -113,8 +113,9 @@ def test_interop_nnx_module_lacks_or_has_extra_variables():
 
 def test_interop_nnx_shape_mismatch():
     module = ours_nnx.InstanceNorm(4, rngs=nnx.Rngs(0))
-    with pytest.raises(ValueError, match=r"entry for 'scale' has shape \(3,\), but the module's "
-                                         r"has shape \(4,\)"):
+    with pytest.raises(ValueError, match=r"shape mismatch between the state_dict and the Flax "
+                                         r"model:\n  layer <root> \(InstanceNorm\): state_dict "
+                                         r"'weight' has shape \(3,\), model\.scale needs \(4,\)"):
         interop.load_state_dict_into_nnx(module, {"weight": SD["weight"], "bias": SD["bias"]})
 
 

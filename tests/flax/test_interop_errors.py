@@ -1,7 +1,7 @@
-"""Every ValueError of ``lucid_jax.interop`` that the single-layer and whole-model converters
-raise, one test per message: no interop function returns an empty result for a non-empty
-input, and none raises a bare KeyError. (Momentum and the first single-layer messages are
-in ``test_flax_errors.py``.)"""
+"""Every ValueError (and TypeError) of ``lucid_jax.interop`` that the single-layer and
+whole-model converters raise, one test per message: no interop function returns an empty
+result for a non-empty input, and none raises a bare KeyError. (Momentum and the first
+single-layer messages are in ``test_flax_errors.py``.)"""
 
 from __future__ import annotations
 
@@ -156,6 +156,23 @@ def test_linen_half_of_the_running_statistics():
         interop.linen_to_state_dict({"batch_stats": {"mean": np.zeros(3)}})
 
 
+def test_one_layer_num_batches_tracked_must_be_an_int():
+    """Before the whole-model converters, a non-int was a TypeError from NumPy; a float was
+    truncated."""
+    variables = interop.state_dict_to_linen(SD, prefix="norm1.")
+    module = lucid_jax.nnx.InstanceNorm(4, track_running_stats=True, rngs=nnx.Rngs(0))
+    converters = (lambda n: interop.linen_to_state_dict(variables, num_batches_tracked=n),
+                  lambda n: interop.nnx_to_state_dict(module, num_batches_tracked=n))
+    for convert in converters:
+        for count, kind in (({"": 3}, "dict"), (2.5, "float"), ("3", "str"),
+                            (np.array(3.0), "ndarray"), (None, "NoneType")):
+            with pytest.raises(TypeError, match=rf"^num_batches_tracked must be an int, got "
+                                                rf"{kind}$"):
+                convert(count)
+        for count in (7, np.int64(7), np.array(7), torch.tensor(7), jnp.array(7)):
+            assert convert(count)["num_batches_tracked"] == 7
+
+
 def test_nnx_layer_must_be_a_module():
     with pytest.raises(ValueError, match=r"expected an NNX InstanceNorm module, got dict"):
         interop.nnx_to_state_dict({"scale": np.ones(3)})
@@ -223,10 +240,22 @@ def test_non_strict_loading_that_matches_nothing():
         interop.torch_to_nnx({"other.weight": torch.zeros(2)}, NNXNet(), strict=False)
 
 
-def test_state_dict_must_be_a_mapping():
-    with pytest.raises(ValueError, match=r"expected a state_dict \(a mapping of names to "
-                                         r"arrays\), got list"):
-        interop.torch_to_nnx(list(SD.values()), NNXNet())
+_STATE_DICT_CONVERTERS = {
+    "state_dict_to_linen": interop.state_dict_to_linen,
+    "load_state_dict_into_nnx": lambda sd: interop.load_state_dict_into_nnx(
+        lucid_jax.nnx.InstanceNorm(4, rngs=nnx.Rngs(0)), sd),
+    "torch_to_nnx": lambda sd: interop.torch_to_nnx(sd, NNXNet()),
+    "torch_to_linen": lambda sd: interop.torch_to_linen(sd, LinenNet(), X),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_STATE_DICT_CONVERTERS))
+def test_every_converter_refuses_a_state_dict_that_is_not_a_mapping(name):
+    """The one-layer converters said "unexpected InstanceNorm state_dict keys ['1', '2']"."""
+    for state_dict, kind in (([1, 2], "list"), (list(SD.values()), "list"), ((), "tuple")):
+        with pytest.raises(ValueError, match=rf"expected a state_dict \(a mapping of names to "
+                                             rf"arrays\), got {kind}$"):
+            _STATE_DICT_CONVERTERS[name](state_dict)
 
 
 def test_nnx_model_must_be_a_module():
@@ -278,6 +307,17 @@ def test_num_batches_tracked_for_a_layer_without_statistics():
                                          r"layers with running statistics; those are "
                                          r"\['norm1', 'norm2'\]"):
         interop.nnx_to_torch(NNXNet(), num_batches_tracked={"conv": 3})
+
+
+def test_whole_model_num_batches_tracked_must_be_ints():
+    with pytest.raises(TypeError, match=r"num_batches_tracked\['norm1'\] must be an int, got "
+                                        r"float"):
+        interop.nnx_to_torch(NNXNet(), num_batches_tracked={"norm1": 1.5})
+    with pytest.raises(TypeError, match=r"num_batches_tracked must be an int or a mapping of "
+                                        r"PyTorch module paths to ints, got str"):
+        interop.linen_to_torch(_linen_variables(), LinenNet(), X, num_batches_tracked="3")
+    counts = interop.nnx_to_torch(NNXNet(), num_batches_tracked={"norm1": torch.tensor(2)})
+    assert (counts["norm1.num_batches_tracked"], counts["norm2.num_batches_tracked"]) == (2, 0)
 
 
 def test_linen_variables_that_are_not_the_models():
