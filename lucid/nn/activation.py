@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lucid._tensor import Tensor
 from lucid.nn._functional import activation as F
 from lucid.nn.module import Module
 
@@ -21,7 +22,7 @@ class ReLU(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, input: Any) -> Any:
+    def forward(self, input: Any) -> Tensor:
         return F.relu(input, self.inplace)
 
     def extra_repr(self) -> str:
@@ -40,7 +41,7 @@ class LeakyReLU(Module):
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
 
-    def forward(self, input: Any) -> Any:
+    def forward(self, input: Any) -> Tensor:
         return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
@@ -51,12 +52,12 @@ class LeakyReLU(Module):
 class Tanh(Module):
     """The hyperbolic tangent."""
 
-    def forward(self, input: Any) -> Any:
+    def forward(self, input: Any) -> Tensor:
         return F.tanh(input)
 
 
 class Sigmoid(Module):
     """The logistic sigmoid."""
 
-    def forward(self, input: Any) -> Any:
+    def forward(self, input: Any) -> Tensor:
         return F.sigmoid(input)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lucid._tensor import Tensor
 from lucid.nn._functional import dropout as F
 from lucid.nn.module import Module
 
@@ -25,7 +26,7 @@ class Dropout(Module):
         F._check_p(p)
         self.p, self.inplace = p, inplace
 
-    def forward(self, input: Any) -> Any:
+    def forward(self, input: Any) -> Tensor:
         return F.dropout(input, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
@@ -35,5 +36,5 @@ class Dropout(Module):
 class Dropout2d(Dropout):
     """Zeroes whole channels of ``(N, C, H, W)`` with probability ``p`` in training."""
 
-    def forward(self, input: Any) -> Any:
+    def forward(self, input: Any) -> Tensor:
         return F.dropout2d(input, self.p, self.training, self.inplace)

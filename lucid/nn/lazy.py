@@ -1,10 +1,11 @@
-"""``LazyModuleMixin``: a layer that takes its sizes from its first input (or a checkpoint).
+"""``LazyModuleMixin``: a layer that takes its sizes from its first input.
 
 Until then its per-feature parameters and buffers are placeholders
 (:class:`~lucid.nn.UninitializedParameter`, :class:`~lucid.nn.UninitializedBuffer`); the first
 call fills them in place and the module becomes its eager class (``cls_to_become``), so an
-optimiser built before that trains them. A failed first call (or load) leaves it lazy and
-unchanged.
+optimiser built before that trains them. A failed first call leaves it lazy and unchanged. A
+subclass that can also take its sizes from a checkpoint overrides
+:meth:`~lucid.nn.Module._prepare_load` (the Lazy instance norms do; a failed load undoes it).
 """
 
 from __future__ import annotations
@@ -41,7 +42,12 @@ class LazyModuleMixin(Module):
 
     def forward(self, input: Any) -> Any:
         """Materialise for ``input``, then run the eager class's ``forward`` on it."""
+        lazy_class = type(self)
         undo = self.initialize_parameters(input)
+        if type(self) is lazy_class:  # its forward would be this one again, forever
+            undo()
+            raise RuntimeError(f"{lazy_class.__name__}.initialize_parameters did not make the "
+                               "module its eager class; it must call _materialize")
         try:
             return self.forward(input)
         except Exception:  # a failed first call leaves the module lazy, as it was

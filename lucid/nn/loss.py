@@ -22,14 +22,14 @@ class MSELoss(Module):
         super().__init__()
         self.reduction = reduction
 
-    def forward(self, input: Any, target: Any) -> Any:
+    def forward(self, input: Any, target: Any) -> Tensor:
         return F.mse_loss(input, target, self.reduction)
 
 
 class L1Loss(MSELoss):
     """Absolute error, averaged (``reduction="mean"``), summed or per element."""
 
-    def forward(self, input: Any, target: Any) -> Any:
+    def forward(self, input: Any, target: Any) -> Tensor:
         return F.l1_loss(input, target, self.reduction)
 
 
@@ -51,7 +51,7 @@ class CrossEntropyLoss(Module):
         self.ignore_index, self.reduction = ignore_index, reduction
         self.label_smoothing = label_smoothing
 
-    def forward(self, input: Any, target: Any) -> Any:
+    def forward(self, input: Any, target: Any) -> Tensor:
         return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
                                self.label_smoothing)
 
@@ -75,7 +75,7 @@ class BCEWithLogitsLoss(Module):
         self.register_buffer("pos_weight", pos_weight)
         self.reduction = reduction
 
-    def forward(self, input: Any, target: Any) -> Any:
+    def forward(self, input: Any, target: Any) -> Tensor:
         return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
                                                   self.pos_weight)
 
@@ -90,7 +90,7 @@ class BCELoss(Module):
         self.register_buffer("weight", weight)
         self.reduction = reduction
 
-    def forward(self, input: Any, target: Any) -> Any:
+    def forward(self, input: Any, target: Any) -> Tensor:
         return F.binary_cross_entropy(input, target, self.weight, self.reduction)
 
 
@@ -101,5 +101,5 @@ class SmoothL1Loss(Module):
         super().__init__()
         self.reduction, self.beta = reduction, beta
 
-    def forward(self, input: Any, target: Any) -> Any:
+    def forward(self, input: Any, target: Any) -> Tensor:
         return F.smooth_l1_loss(input, target, self.reduction, self.beta)

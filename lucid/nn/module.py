@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -188,9 +188,9 @@ class Module:
     def named_parameters(self, prefix: str = "", recurse: bool = True,
                          remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
         """Every parameter once, with its dotted name; warns if some are Lazy placeholders."""
-        named = [(name, param) for name, param
-                 in self._named("_parameter_names", prefix, recurse, remove_duplicate)
-                 if isinstance(param, Parameter)]  # always: __setattr__ registers no other
+        # __setattr__ registers only Parameters (or None, which _named skips) as parameters
+        named = cast(list[tuple[str, Parameter]],
+                     list(self._named("_parameter_names", prefix, recurse, remove_duplicate)))
         pending = [name for name, param in named if isinstance(param, _Uninitialized)]
         if pending:
             warnings.warn(

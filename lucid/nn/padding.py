@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lucid._tensor import Tensor
 from lucid.nn._functional.padding import pad
 from lucid.nn.module import Module
 
@@ -17,7 +18,7 @@ class _Pad2d(Module):
         super().__init__()
         self.padding = tuple(padding) if isinstance(padding, tuple | list) else (padding,) * 4
 
-    def forward(self, input: Any) -> Any:
+    def forward(self, input: Any) -> Tensor:
         return pad(input, self.padding, self.mode)
 
     def extra_repr(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lucid._tensor import Tensor
 from lucid.nn._functional.upsampling import interpolate
 from lucid.nn.module import Module
 
@@ -30,7 +31,7 @@ class Upsample(Module):
                              else None if scale_factor is None else float(scale_factor))
         self.recompute_scale_factor = recompute_scale_factor
 
-    def forward(self, input: Any) -> Any:
+    def forward(self, input: Any) -> Tensor:
         return interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
                            self.recompute_scale_factor)
 

@@ -9,7 +9,8 @@ the state, but casts them to the first parameter's dtype, rounding the betas of 
 model, and casts differently from one optax release to the next.) PyTorch's equations map
 onto them as follows (the last part, ``learning_rate``, gives ``p <- p - lr * update``):
 
-- SGD: ``maximize`` (negate), ``weight_decay`` (``g + wd * p``), ``momentum``, ``learning_rate``.
+- SGD: ``maximize`` (negate), ``weight_decay`` (``g + wd * p``, :func:`add_weight_decay`),
+  ``momentum``, ``learning_rate``.
   Without dampening the momentum is ``optax.trace(momentum, nesterov)``, exact: the trace starts
   at 0, so the first buffer is the gradient, PyTorch's clone. With dampening PyTorch's first
   buffer is undampened and later ones are ``momentum * buf + (1 - dampening) * g``;
@@ -105,6 +106,21 @@ def scale_by_torch_adam(b1: Scalar, b2: Scalar, eps: Scalar,
     return optax.GradientTransformation(init, update)
 
 
+def add_weight_decay(weight_decay: Scalar) -> optax.GradientTransformation:
+    """``g + wd * p``, or ``g`` itself when ``wd`` is 0: PyTorch skips a zero decay, so
+    ``0 * inf`` never turns an infinite parameter into nan. ``wd`` stays traced: a new value
+    recompiles nothing."""
+    def init(params: optax.Params) -> optax.EmptyState:
+        return optax.EmptyState()
+
+    def update(updates: optax.Updates, state: optax.OptState,
+               params: optax.Params | None = None) -> tuple[optax.Updates, optax.OptState]:
+        def decayed(g: jax.Array, p: jax.Array) -> jax.Array:
+            return jnp.where(weight_decay != 0, g + weight_decay * p, g)
+        return jax.tree.map(decayed, updates, params), state
+    return optax.GradientTransformation(init, update)
+
+
 def _maximize(maximize: bool) -> optax.GradientTransformation:
     return optax.scale(-1.0) if maximize else optax.identity()
 
@@ -117,7 +133,7 @@ def sgd(learning_rate: Scalar, momentum: Scalar, dampening: Scalar, weight_decay
                      else optax.trace(momentum, nesterov)) if has_momentum else optax.identity()
     return optax.named_chain(
         ("maximize", _maximize(maximize)),
-        ("weight_decay", optax.add_decayed_weights(weight_decay)),
+        ("weight_decay", add_weight_decay(weight_decay)),
         ("momentum", momentum_part),
         ("learning_rate", optax.scale_by_learning_rate(learning_rate)))
 
@@ -125,7 +141,7 @@ def sgd(learning_rate: Scalar, momentum: Scalar, dampening: Scalar, weight_decay
 def adam(learning_rate: Scalar, b1: Scalar, b2: Scalar, eps: Scalar, weight_decay: Scalar, *,
          decoupled: bool, amsgrad: bool, maximize: bool) -> optax.GradientTransformation:
     """PyTorch's Adam (``decoupled=False``) or AdamW as a named chain."""
-    decay = ("weight_decay", optax.add_decayed_weights(weight_decay))
+    decay = ("weight_decay", add_weight_decay(weight_decay))
     direction = ("adam", scale_by_torch_adam(b1, b2, eps, amsgrad))
     return optax.named_chain(
         ("maximize", _maximize(maximize)),

@@ -102,6 +102,21 @@ def _compiled_step(chain: Callable[..., optax.GradientTransformation],
 
 
 @functools.cache
+def _initial_shapes(chain: Callable[..., optax.GradientTransformation],
+                    static: tuple[tuple[str, Hashable], ...],
+                    names: tuple[tuple[str, StateName], ...], hyperparameters: tuple[str, ...],
+                    shape: tuple[int, ...], dtype: Any) -> dict[str, jax.ShapeDtypeStruct]:
+    """The shapes of one parameter's initial state under PyTorch's names (empty for a
+    stateless chain), traced once per chain and parameter shape: every part of a chain maps
+    over the parameters one by one, so one parameter's state is its own."""
+    def init(param: jax.Array, values: dict[str, jax.Array]) -> Any:
+        return chain(**dict(static), **values).init([param])
+    state = jax.eval_shape(init, jax.ShapeDtypeStruct(shape, dtype),
+                           dict.fromkeys(hyperparameters, jax.ShapeDtypeStruct((), jnp.float32)))
+    return cast(dict[str, jax.ShapeDtypeStruct], _saved_of(state, dict(names), 1)[0])
+
+
+@functools.cache
 def _flag(value: bool) -> jax.Array:
     """A device-resident flag, made once: passing it to a step transfers nothing."""
     return jnp.asarray(value)
@@ -184,12 +199,16 @@ class Optimizer:
                     writes.extend(zip(params, new_params, new_states, strict=True))
             for param, value, state in writes:
                 param._data = value
+                if not state:  # a stateless chain (SGD without momentum) stores nothing
+                    continue
                 current = self.state.setdefault(param, {})
-                for name, array in state.items():
+                for name in self._state_names:  # PyTorch's order, e.g. ``step`` first
+                    if name not in state:
+                        continue
                     if name in current:
-                        current[name]._data = array
+                        current[name]._data = state[name]
                     else:
-                        current[name] = Tensor._wrap(array)
+                        current[name] = Tensor._wrap(state[name])
         return loss
 
     def _step_group(self, chain: Chain,
@@ -200,16 +219,15 @@ class Optimizer:
             {k: v._data for k, v in self.state[p].items() if k in self._state_names}
             if self.state.get(p) else None for p in params]
         flags = None if chain.started is None else [_flag(s is not None) for s in saved]
-        fresh = [a for a, s in zip(arrays, saved, strict=True) if s is None]
-        if fresh:  # the same compiled step as later ones, from zeros: every chain starts there
-            transform = chain.factory(**chain.static, **chain.hyperparameters)
-            zeros = iter(_saved_of(jax.eval_shape(transform.init, fresh), self._state_names,
-                                   len(fresh)))
-            saved = [s if s is not None else
-                     {k: np.zeros(v.shape, v.dtype) for k, v in next(zeros).items()}
-                     for s in saved]
-        step = _compiled_step(chain.factory, tuple(sorted(chain.static.items())),
-                              tuple(self._state_names.items()), chain.started)
+        static = tuple(sorted(chain.static.items()))
+        names = tuple(self._state_names.items())
+        # a parameter without state starts the same compiled step from zeros
+        saved = [s if s is not None else
+                 {k: np.zeros(v.shape, v.dtype) for k, v in
+                  _initial_shapes(chain.factory, static, names, tuple(chain.hyperparameters),
+                                  a.shape, a.dtype).items()}
+                 for a, s in zip(arrays, saved, strict=True)]
+        step = _compiled_step(chain.factory, static, names, chain.started)
         return step(arrays, [_as_array(p.grad) for p in params], saved, flags,
                     chain.hyperparameters)
 

@@ -150,3 +150,16 @@ def test_reset_before_the_first_call_does_nothing_and_keeps_the_placeholders():
     lazy.reset_parameters()
     lazy.reset_running_stats()
     assert lazy.weight is weight and isinstance(weight, nn.UninitializedParameter)
+
+
+def test_a_lazy_subclass_that_never_becomes_eager_raises_instead_of_recursing():
+    from lucid.nn.lazy import LazyModuleMixin
+
+    class Broken(LazyModuleMixin, nn.Identity):
+        cls_to_become = nn.Identity
+
+        def initialize_parameters(self, input):
+            return lambda: None          # forgets _materialize: the class stays lazy
+
+    with pytest.raises(RuntimeError, match="Broken.initialize_parameters did not make"):
+        Broken()(lucid.ones(2))

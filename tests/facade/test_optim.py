@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pytest
 import torch
@@ -52,12 +53,45 @@ def test_a_hundred_steps_match_torch(variant, rng):
     for p, q in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=2e-6, atol=2e-6)
     ours_state, their_state = opt.state_dict(), ref.state_dict()
+    assert list(ours_state["state"]) == list(their_state["state"])   # SGD's is empty
     for i, entry in their_state["state"].items():
-        assert sorted(ours_state["state"][i]) == sorted(entry)
+        assert list(ours_state["state"][i]) == list(entry)            # PyTorch's key order
         for key, value in entry.items():
             np.testing.assert_allclose(ours_state["state"][i][key].numpy(), value.numpy(),
                                        rtol=2e-5, atol=2e-6, err_msg=key)
     assert ours_state["param_groups"][0]["params"] == [0, 1]
+
+
+def test_steady_stateless_steps_trace_nothing(monkeypatch):
+    """SGD without momentum stores no state, yet its later steps reuse the first one's
+    tracing: no ``jax.eval_shape`` (the initial state's shapes) after the first."""
+    params = [lucid.nn.Parameter(lucid.ones(i + 1)) for i in range(3)]
+    opt = lucid.optim.SGD(params, lr=0.1)
+    for p in params:
+        p.grad = lucid.ones(p.shape)
+    opt.step()
+    calls = []
+    eval_shape = jax.eval_shape
+    monkeypatch.setattr(jax, "eval_shape", lambda *a, **k: calls.append(a) or eval_shape(*a, **k))
+    for _ in range(3):
+        opt.step()
+    assert calls == []
+    assert opt.state_dict()["state"] == {}
+
+
+@pytest.mark.parametrize("name, options", [
+    ("SGD", {}), ("SGD", dict(momentum=0.9)), ("Adam", {}), ("AdamW", dict(weight_decay=0.0)),
+    ("Adam", dict(weight_decay=0.1)), ("SGD", dict(weight_decay=0.1))])
+def test_an_infinite_parameter_stays_infinite_like_torch(name, options):
+    """A zero weight decay is skipped (no ``0 * inf``), as PyTorch does."""
+    results = []
+    for lib in (lucid, torch):
+        w = lib.nn.Parameter(lib.tensor([float("inf"), 1.0]))
+        opt = getattr(lib.optim, name)([w], lr=0.1, **options)
+        w.grad = lib.ones(2)
+        opt.step()
+        results.append(w.detach().numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
 
 
 def test_a_parameter_without_a_gradient_is_skipped_entirely():

@@ -9,7 +9,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lucid._tensor import apply
+from lucid._tensor import Tensor, apply
 from lucid.nn._functional.padding import pad_array
 
 _LAYOUTS = {1: ("NCH", "OIH", "NCH"), 2: ("NCHW", "OIHW", "NCHW"),
@@ -64,7 +64,7 @@ def conv_padding(padding: Any, spatial: int) -> Any:
 
 def convolution(input: Any, weight: Any, bias: Any, spatial: int, stride: Any = 1,
                 padding: Any = 0, dilation: Any = 1, groups: int = 1,
-                padding_mode: str = "zeros") -> Any:
+                padding_mode: str = "zeros") -> Tensor:
     """The ``spatial``-D convolution of ``input`` ``(N, C, *spatial)`` (or unbatched)."""
     rank = len(input.shape)
     if rank not in (spatial + 1, spatial + 2):
@@ -78,13 +78,13 @@ def convolution(input: Any, weight: Any, bias: Any, spatial: int, stride: Any = 
 
 
 def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
-           dilation: Any = 1, groups: int = 1) -> Any:
+           dilation: Any = 1, groups: int = 1) -> Tensor:
     """1-D convolution, as ``torch.nn.functional.conv1d``."""
     return convolution(input, weight, bias, 1, stride, padding, dilation, groups)
 
 
 def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
-           dilation: Any = 1, groups: int = 1) -> Any:
+           dilation: Any = 1, groups: int = 1) -> Tensor:
     """2-D convolution, as ``torch.nn.functional.conv2d``.
 
     >>> import lucid
@@ -96,7 +96,7 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
 
 
 def conv3d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
-           dilation: Any = 1, groups: int = 1) -> Any:
+           dilation: Any = 1, groups: int = 1) -> Tensor:
     """3-D convolution, as ``torch.nn.functional.conv3d``."""
     return convolution(input, weight, bias, 3, stride, padding, dilation, groups)
 
@@ -145,7 +145,7 @@ def _output_padding_error(output_padding: tuple, stride: tuple, dilation: tuple)
 
 def conv_transpose(input: Any, weight: Any, bias: Any, spatial: int, stride: Any = 1,
                    padding: Any = 0, output_padding: Any = 0, groups: int = 1,
-                   dilation: Any = 1) -> Any:
+                   dilation: Any = 1) -> Tensor:
     """The ``spatial``-D transposed convolution of ``input`` ``(N, C, *spatial)``."""
     rank = len(input.shape)
     if rank not in (spatial + 1, spatial + 2):
@@ -162,7 +162,7 @@ def conv_transpose(input: Any, weight: Any, bias: Any, spatial: int, stride: Any
 
 def conv_transpose1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
                      padding: Any = 0, output_padding: Any = 0, groups: int = 1,
-                     dilation: Any = 1) -> Any:
+                     dilation: Any = 1) -> Tensor:
     """1-D transposed convolution, as ``torch.nn.functional.conv_transpose1d``."""
     return conv_transpose(input, weight, bias, 1, stride, padding, output_padding, groups,
                           dilation)
@@ -170,7 +170,7 @@ def conv_transpose1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
 
 def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
                      padding: Any = 0, output_padding: Any = 0, groups: int = 1,
-                     dilation: Any = 1) -> Any:
+                     dilation: Any = 1) -> Tensor:
     """2-D transposed convolution, as ``torch.nn.functional.conv_transpose2d``.
 
     >>> import lucid
@@ -185,7 +185,7 @@ def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
 
 def conv_transpose3d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
                      padding: Any = 0, output_padding: Any = 0, groups: int = 1,
-                     dilation: Any = 1) -> Any:
+                     dilation: Any = 1) -> Tensor:
     """3-D transposed convolution, as ``torch.nn.functional.conv_transpose3d``."""
     return conv_transpose(input, weight, bias, 3, stride, padding, output_padding, groups,
                           dilation)

@@ -14,7 +14,7 @@ import numpy as np
 
 from lucid._autograd import _no_aux
 from lucid._creation import generator
-from lucid._tensor import apply
+from lucid._tensor import Tensor, apply
 
 _SCALE = _no_aux(lambda x, keep: x * keep.astype(x.dtype))
 
@@ -24,7 +24,7 @@ def _check_p(p: float) -> None:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
-def _drop(input: Any, p: float, training: bool, inplace: bool, mask_shape: tuple) -> Any:
+def _drop(input: Any, p: float, training: bool, inplace: bool, mask_shape: tuple) -> Tensor:
     _check_p(p)
     if not training or p == 0:
         return input
@@ -34,7 +34,7 @@ def _drop(input: Any, p: float, training: bool, inplace: bool, mask_shape: tuple
     return input._assign_(lambda: result) if inplace else result
 
 
-def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Any:
+def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``.
 
     >>> import lucid
@@ -48,7 +48,7 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
     return _drop(input, p, training, inplace, tuple(input.shape))
 
 
-def dropout2d(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Any:
+def dropout2d(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero whole channels of ``(N, C, H, W)`` (or ``(C, H, W)``) with probability ``p``.
 
     >>> import lucid

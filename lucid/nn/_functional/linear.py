@@ -9,11 +9,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lucid._tensor import apply
+from lucid._tensor import Tensor, apply
+
+_LinearKernel = Callable[[jax.Array, jax.Array, Any], tuple[jax.Array, None]]  # bias: array or None
 
 
 @functools.cache
-def _linear_kernel(has_bias: bool) -> Callable:
+def _linear_kernel(has_bias: bool) -> _LinearKernel:
     """``x @ weight.T + bias`` fused in one kernel."""
     def linear(x: jax.Array, weight: jax.Array, bias: Any) -> tuple[jax.Array, None]:
         y = jnp.matmul(x, weight.T)
@@ -21,7 +23,7 @@ def _linear_kernel(has_bias: bool) -> Callable:
     return linear
 
 
-def linear(input: Any, weight: Any, bias: Any = None) -> Any:
+def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:
     """``input @ weight.T + bias``, as ``torch.nn.functional.linear``.
 
     >>> import lucid

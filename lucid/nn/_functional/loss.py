@@ -11,7 +11,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lucid._tensor import apply
+from lucid._tensor import Tensor, apply
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -35,7 +35,7 @@ def _pointwise_kernel(kind: str, reduction: str) -> Callable:
     return loss
 
 
-def _pointwise(kind: str, input: Any, target: Any, reduction: str) -> Any:
+def _pointwise(kind: str, input: Any, target: Any, reduction: str) -> Tensor:
     _check_reduction(reduction)
     if tuple(target.shape) != tuple(input.shape):
         warnings.warn(f"Using a target size ({tuple(target.shape)}) that is different to the "
@@ -45,7 +45,7 @@ def _pointwise(kind: str, input: Any, target: Any, reduction: str) -> Any:
     return apply(_pointwise_kernel(kind, reduction), input, target)[0]
 
 
-def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean (or summed, or per-element) squared error, as ``torch.nn.functional.mse_loss``.
 
     >>> import lucid
@@ -56,7 +56,7 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
     return _pointwise("mse", input, target, reduction)
 
 
-def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean (or summed, or per-element) absolute error, as ``torch.nn.functional.l1_loss``."""
     return _pointwise("l1", input, target, reduction)
 
@@ -99,7 +99,7 @@ def _cross_entropy_kernel(reduction: str, ignore_index: int, label_smoothing: fl
 
 
 def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Any:
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Cross entropy of logits ``(N, C, *d)`` against class indices ``(N, *d)`` or probabilities.
 
     As ``torch.nn.functional.cross_entropy``: ``weight`` rescales each class and the mean is
@@ -168,7 +168,7 @@ def _binary_kernel(kind: str, reduction: str, has_weight: bool, has_pos_weight: 
 
 
 def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None,
-                                     reduction: str = "mean", pos_weight: Any = None) -> Any:
+                                     reduction: str = "mean", pos_weight: Any = None) -> Tensor:
     """Binary cross entropy of logits against targets in ``[0, 1]``, computed stably.
 
     As ``torch.nn.functional.binary_cross_entropy_with_logits``: ``weight`` rescales each
@@ -188,7 +188,7 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
 
 
 def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
-                         reduction: str = "mean") -> Any:
+                         reduction: str = "mean") -> Tensor:
     """Binary cross entropy of probabilities, each log clamped at -100, as PyTorch.
 
     >>> import lucid
@@ -215,7 +215,7 @@ def _smooth_l1_kernel(reduction: str, beta: float) -> Callable:
     return smooth_l1
 
 
-def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Any:
+def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """Squared error below ``beta``, absolute error above it (Huber's shape), as PyTorch.
 
     >>> import lucid

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lucid._tensor import apply
+from lucid._tensor import Tensor, apply
 from lucid.nn._functional.conv import _tuple
 
 
@@ -83,7 +83,7 @@ def _max_pool_kernel(kernel: tuple, stride: tuple, pads: tuple, dilation: tuple)
 
 
 def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
-               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
     """The largest value of each window over ``(N, C, H, W)`` or ``(C, H, W)``, as PyTorch.
 
     Padding counts as ``-inf``; ``stride`` defaults to ``kernel_size``.
@@ -129,7 +129,7 @@ def _avg_pool_kernel(kernel: tuple, stride: tuple, pads: tuple, padding: tuple,
 
 def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
                ceil_mode: bool = False, count_include_pad: bool = True,
-               divisor_override: int | None = None) -> Any:
+               divisor_override: int | None = None) -> Tensor:
     """The mean of each window over ``(N, C, H, W)`` or ``(C, H, W)``, as PyTorch.
 
     >>> import lucid
@@ -167,7 +167,7 @@ def _adaptive_avg_kernel(sizes: tuple, out: tuple) -> Callable:
     return pool
 
 
-def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:
+def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
     """Averages over windows that tile ``(H, W)`` into ``output_size`` (``None`` keeps a size).
 
     >>> import lucid

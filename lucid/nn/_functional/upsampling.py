@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lucid._tensor import apply
+from lucid._tensor import Tensor, apply
 
 _LINEAR = {3: "linear", 4: "bilinear", 5: "trilinear"}
 _MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
@@ -81,7 +81,7 @@ def _interpolate_kernel(sizes: tuple, out: tuple, scales: tuple, mode: str,
 
 def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None
-                ) -> Any:
+                ) -> Tensor:
     """Resample the spatial axes of ``(N, C, *spatial)`` to ``size`` or by ``scale_factor``.
 
     As ``torch.nn.functional.interpolate`` for ``mode`` ``"nearest"``, ``"linear"`` (3-D),
