@@ -231,20 +231,42 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin, TensorBase):
         return apply(_IDENTITY, self)[0]
 
     def backward(self, gradient: Any = None, retain_graph: bool | None = None,
-                 create_graph: bool = False) -> None:
+                 create_graph: bool = False, inputs: Any = None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
 
         ``gradient`` is the cotangent, of ``self``'s shape; without it a tensor of ones is used,
         on a scalar and (as lucid does) on a non-scalar alike. As in PyTorch the graph's saved
         arrays are freed, so a second ``backward`` through it raises, unless this call passes
-        ``retain_graph=True`` (gradients then accumulate).
+        ``retain_graph=True`` (gradients then accumulate). ``inputs`` (a tensor or a sequence)
+        limits the accumulation to those tensors, leaves or not; an unused one keeps its
+        ``.grad``.
+
+        >>> import lucid
+        >>> a = lucid.tensor([1.0, 2.0], requires_grad=True)
+        >>> b = lucid.tensor([3.0, 4.0], requires_grad=True)
+        >>> (a * b).sum().backward(inputs=[a])
+        >>> a.grad.tolist(), b.grad
+        ([3.0, 4.0], None)
         """
         if self._node is None:
             raise RuntimeError(
                 "element 0 of tensors does not require grad and does not have a grad_fn"
             )
         check_create_graph(create_graph)
-        run_backward((self._node,), (seed_for(self, gradient),), None, bool(retain_graph))
+        seed = seed_for(self, gradient)
+        if inputs is None:
+            run_backward((self._node,), (seed,), None, bool(retain_graph))
+            return
+        targets = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+        if not targets:
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+        if any(not isinstance(t, Tensor) or t._node is None for t in targets):
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        results = run_backward((self._node,), (seed,), tuple(t._node for t in targets),
+                               bool(retain_graph))
+        for target, result in zip(targets, results, strict=True):
+            if result is not None:
+                target.grad = result if target.grad is None else target.grad._data + result
 
     # -- in place -----------------------------------------------------------------------------
 

@@ -3,6 +3,8 @@ graph-less ``.grad``/``.data``, and ``nn.utils`` gradient clipping, each beside 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -247,3 +249,54 @@ def test_backward_accumulates_into_the_existing_grad_tensor():
         (p * 2).sum().backward()
         assert held is p.grad
         np.testing.assert_allclose(np.asarray(held), [5.0, 5.0])
+
+
+def _inputs_case(lib, x, w, b, cot):
+    """A non-leaf ``h`` on the path, so ``inputs`` can name one."""
+    h = x * 2.0
+    return h, normed(lib, h, w, b, cot)
+
+
+@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
+@pytest.mark.parametrize("names, bare", [(("x",), True), (("x",), False), (("w", "b"), False),
+                                         (("h",), True), (("h", "w"), False)])
+def test_backward_inputs_accumulates_only_into_them_like_torch(rng, names, bare):
+    cot = rng.standard_normal((2, 3, 7)).astype(np.float32)
+    (x, tx), (w, tw), (b, tb) = pair(rng, 2, 3, 7), pair(rng, 3), pair(rng, 3)
+    h, loss = _inputs_case(lucid, x, w, b, lucid.tensor(cot))
+    th, tloss = _inputs_case(torch, tx, tw, tb, torch.tensor(cot))
+    ours = {"x": x, "w": w, "b": b, "h": h}
+    theirs = {"x": tx, "w": tw, "b": tb, "h": th}
+    for _ in range(2):  # the second pass accumulates into the first's .grad
+        loss.backward(inputs=ours[names[0]] if bare else [ours[n] for n in names],
+                      retain_graph=True)
+        tloss.backward(inputs=theirs[names[0]] if bare else [theirs[n] for n in names],
+                       retain_graph=True)
+    for name in ours:
+        if theirs[name].grad is None:
+            assert ours[name].grad is None, name
+        else:
+            np.testing.assert_allclose(ours[name].grad.numpy(), theirs[name].grad.numpy(),
+                                       rtol=1e-5, atol=1e-5)
+
+
+def test_backward_inputs_leaves_an_unused_tensor_alone_like_torch(rng):
+    (x, tx), (unused, tunused) = pair(rng, 3), pair(rng, 2)
+    (x * x).sum().backward(inputs=[x, unused])
+    (tx * tx).sum().backward(inputs=[tx, tunused])
+    assert unused.grad is None and tunused.grad is None
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
+
+
+@pytest.mark.parametrize("inputs, message", [
+    ([], "`inputs` argument to `backward()` cannot be empty."),
+    ("constant", "can't retain_grad on Tensor that has requires_grad=False"),
+])
+def test_backward_inputs_errors_are_torchs(rng, inputs, message):
+    (x, tx) = pair(rng, 3)
+    for lib, leaf in ((lucid, x), (torch, tx)):
+        chosen = [lib.ones(3)] if inputs == "constant" else inputs
+        loss = (leaf * leaf).sum()
+        with pytest.raises(RuntimeError, match=re.escape(message)):
+            loss.backward(inputs=chosen)
+    assert x.grad is None
