@@ -93,14 +93,21 @@ def _shifted_moments(x: jax.Array, shift: jax.Array, reduce_axes: tuple[int, ...
     squares: accurate while ``shift`` is within a few standard deviations of the mean.
 
     With ``prescale`` each value is divided by ``divisor`` before it is summed, so a mean stays
-    finite where the plain sum of ``|x - shift|`` would pass float32's 3.4e38.
+    finite where the plain sum of ``|x - shift|`` would pass float32's 3.4e38, or where one
+    ``x - shift`` does (values near +-3.4e38 of both signs).
     """
     # The barrier hands each reduction its own copy of the small shift array, so that XLA fuses
     # ``x - shift`` into each reduction instead of materialising it once and reading it twice
     # (benchmarks/README.md, "without the barrier").
     for_sum, for_squares = jax.lax.optimization_barrier((shift, shift))
     scale = 1 / divisor if prescale else 1
-    sum_shifted, = _sums(((x - for_sum) * scale,), reduce_axes, mask, axis_name)
+    shifted = x - for_sum
+    if prescale:
+        # Where x - shift is finite it is scaled after the exact subtraction (the accurate
+        # path); only where it overflows are both terms scaled first.
+        shifted = jnp.where(jnp.isfinite(shifted), shifted * scale,
+                            x * scale - for_sum * scale)
+    sum_shifted, = _sums((shifted,), reduce_axes, mask, axis_name)
     sum_squares, = _sums((jnp.square(x - for_squares) * scale,), reduce_axes, mask, axis_name)
     mean_shifted = sum_shifted if prescale else sum_shifted / divisor
     mean_squares = sum_squares if prescale else sum_squares / divisor
@@ -205,7 +212,9 @@ def _standardized(x: jax.Array, mask: jax.Array | None, reduce_axes: tuple[int, 
         inv = jnp.where(stats.var > 0, inv, 0)
     if mask is not None:
         inv = jnp.where(stats.n_valid > 0, inv, 0)
-    return stats.centre(x.astype(inv.dtype)) * inv, stats, inv
+    # inv is 0 also where the variance is infinite; the output is then 0 even where x - mean
+    # itself overflows (inf * 0 would be NaN).
+    return jnp.where(inv == 0, 0, stats.centre(x.astype(inv.dtype)) * inv), stats, inv
 
 
 Primals = tuple[jax.Array, jax.Array | None, jax.Array | None, jax.Array | None]
