@@ -13,20 +13,21 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from lucid_jax._compat import axis_size
 
 AxisName = str | tuple[str, ...] | None
 
 
-def channel_axes(ndim: int, axes: int | Sequence[int], *, argument: str = "channel_axis",
-                 merge_repeats: bool = False) -> tuple[int, ...]:
-    """Sorted non-negative channel axes of an ``ndim``-array, for the core's ``channel_axis``
-    and the Flax modules' ``feature_axes`` (``argument`` names it in the messages).
+def channel_axes(ndim: int, axes: int | Sequence[int], *, flax: bool = False) -> tuple[int, ...]:
+    """Sorted non-negative channel axes of an ``ndim``-array: the core's ``channel_axis``, or
+    with ``flax`` the Flax modules' ``feature_axes``, in Flax's words and by Flax's rule that
+    the axes are a set (a repeated axis counts once; the core refuses one).
 
-    Axis 0 is the batch axis and never a channel axis. A repeated axis is an error unless
-    ``merge_repeats`` (Flax's rule: the axes are a set).
+    Axis 0 is the batch axis and never a channel axis.
     """
+    argument = "feature_axes" if flax else "channel_axis"
     requested = (axes,) if isinstance(axes, int | np.integer) else axes
     if (isinstance(requested, str) or not isinstance(requested, Sequence)
             or not all(isinstance(a, int | np.integer) and not isinstance(a, bool)
@@ -34,22 +35,28 @@ def channel_axes(ndim: int, axes: int | Sequence[int], *, argument: str = "chann
         raise ValueError(f"{argument} must be an int or a sequence of ints, got {axes!r}")
     if not requested:
         raise ValueError(f"{argument} must name at least one axis, got an empty sequence")
-    if not all(-ndim <= a < ndim for a in requested):
-        raise ValueError(
-            f"{argument}={axes!r} is out of range for an input of rank {ndim} "
-            f"(expected axes in [{-ndim}, {ndim - 1}])"
-        )
+    for a in requested:
+        if not -ndim <= a < ndim:
+            raise ValueError(
+                f"{f'feature_axes={axes!r}' if flax else f'channel_axis {a}'} is out of range "
+                f"for an input of rank {ndim} (expected an axis in [{-ndim}, {ndim - 1}])"
+            )
     canonical = [int(a) % ndim for a in requested]
-    if 0 in canonical:
+    if 0 in canonical and flax:
         # The first sentence is Flax's own, so code written against Flax still matches it.
         raise ValueError(
             "The channel axes cannot include the leading dimension as this is assumed to be "
-            f"the batch axis. {argument}={axes!r} includes axis 0 of a rank-{ndim} input; "
+            f"the batch axis. feature_axes={axes!r} includes axis 0 of a rank-{ndim} input; "
             "instance normalisation normalises each example separately, so name the channel "
-            f"axis (e.g. {argument}=-1 for NHWC)"
+            "axis (e.g. feature_axes=-1 for NHWC)"
         )
-    if len(set(canonical)) != len(canonical) and not merge_repeats:
-        raise ValueError(f"{argument}={axes!r} names the same axis twice")
+    if 0 in canonical:
+        raise ValueError(
+            f"channel_axis {axes!r} includes axis 0, the batch axis; "
+            "expected the channel axis among axes 1.. (e.g. 1 for NCHW, -1 for NHWC)"
+        )
+    if len(set(canonical)) != len(canonical) and not flax:
+        raise ValueError(f"channel_axis {axes!r} names the same axis twice")
     return tuple(sorted(set(canonical)))
 
 
@@ -106,7 +113,10 @@ class Layout(NamedTuple):
 def layout(x: jax.Array, channel_axis: int | Sequence[int], edge_cases: str = "torch") -> Layout:
     """The layout of ``x`` (:func:`check_input`, then :func:`channel_axes`)."""
     check_input(x, channel_axis, edge_cases)
-    channels = channel_axes(x.ndim, channel_axis)
+    return _layout_of(x, channel_axes(x.ndim, channel_axis))
+
+
+def _layout_of(x: jax.Array, channels: tuple[int, ...]) -> Layout:
     return Layout(channels, tuple(a for a in range(1, x.ndim) if a not in channels),
                   feature_shape(x, channels))
 
@@ -264,7 +274,7 @@ def check_axis_name(axis_name: AxisName, argument: str = "axis_name") -> None:
             ) from None
 
 
-def check_alpha(alpha: Any) -> Any:
+def check_alpha(alpha: Any) -> ArrayLike | None:
     """AdaIN's ``alpha``: a real scalar in [0, 1], as a Python float (one compiled kernel for
     every value); ``None`` when it is exactly 1 (no blend).
 
@@ -272,7 +282,8 @@ def check_alpha(alpha: Any) -> Any:
     as is.
     """
     try:
-        dtype = None if isinstance(alpha, bool | str) else jnp.result_type(alpha)
+        dtype = (None if alpha is None or isinstance(alpha, bool | str)
+                 else jnp.result_type(alpha))
     except TypeError:
         dtype = None
     if dtype is None or jnp.ndim(alpha) != 0 or not (jnp.issubdtype(dtype, jnp.floating)
@@ -293,12 +304,11 @@ def check_alpha(alpha: Any) -> Any:
     return None if value == 1.0 else value
 
 
-def check_adain(content: jax.Array, style: jax.Array,
-                channel_axis: int | Sequence[int]) -> tuple[int, ...]:
-    """``content`` and ``style`` share a layout: rank, channels; style batch 1 or content's.
-
-    Returns the channel axes.
-    """
+def adain_layouts(content: jax.Array, style: jax.Array,
+                  channel_axis: int | Sequence[int]) -> tuple[Layout, Layout]:
+    """The layouts of ``content`` and ``style`` (in place of :func:`layout`, with AdaIN's
+    messages): floating point, alike in rank and channels; the style's batch 1 or the
+    content's."""
     rank = 2 + _count(channel_axis)
     for name, x in (("content", content), ("style", style)):
         if not jnp.issubdtype(x.dtype, jnp.floating):
@@ -321,7 +331,8 @@ def check_adain(content: jax.Array, style: jax.Array,
             "with [None]"
         )
     channels = channel_axes(content.ndim, channel_axis)
-    content_c, style_c = feature_shape(content, channels), feature_shape(style, channels)
+    content_layout, style_layout = _layout_of(content, channels), _layout_of(style, channels)
+    content_c, style_c = content_layout.features, style_layout.features
     if content_c != style_c:
         raise ValueError(
             f"adain needs the same channels in content and style on channel_axis "
@@ -335,4 +346,4 @@ def check_adain(content: jax.Array, style: jax.Array,
             f"or 1 (one style for every content image), got {style.shape[0]}: content "
             f"{tuple(content.shape)}, style {tuple(style.shape)}"
         )
-    return channels
+    return content_layout, style_layout

@@ -4,8 +4,8 @@ the calls into the core, for ``InstanceNorm``, ``AdaIN`` and ``ConditionalInstan
 Each module only declares its variables (Linen ``self.param``/``self.variable``, NNX
 ``nnx.Param``/``nnx.BatchStat``) and hands them to :func:`apply` (``InstanceNorm``),
 :func:`conditional_instance_norm` or :func:`adain`; the math is
-:func:`lucid_jax.instance_norm`, :func:`lucid_jax.instance_norm_and_update` and
-:func:`lucid_jax.adain`.
+:func:`lucid_jax.instance_norm`, :func:`lucid_jax.adain` and the private training step
+``lucid_jax._functional.instance_norm_and_update`` (not exported).
 
 How Flax's fields map to the core:
 
@@ -30,9 +30,11 @@ each sample's label selects its rows, which :func:`apply` hands to the core as t
 
 from __future__ import annotations
 
+import contextlib
+import operator
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from numbers import Real
 from types import FrameType
 from typing import Any
@@ -68,10 +70,14 @@ FOLLOWS_FLAX = """\
 """
 
 
-def canonical_feature_axes(ndim: int, axes: Axes) -> tuple[int, ...]:
-    """Sorted non-negative feature axes of an ``ndim`` input, by Flax's rules: the batch axis
-    is not one (Flax's error), a repeated axis counts once."""
-    return channel_axes(ndim, axes, argument="feature_axes", merge_repeats=True)
+def canonical_feature_axes(ndim: int, axes: Any) -> tuple[int, ...]:
+    """Sorted non-negative feature axes of an ``ndim`` input (``axes`` as the user gave them),
+    by Flax's rules: an int or any iterable of integers (a NumPy array, a generator) names
+    them, the batch axis is not one (Flax's error), a repeated axis counts once."""
+    if isinstance(axes, Iterable) and not isinstance(axes, str):
+        with contextlib.suppress(TypeError):  # not integers: channel_axes says what it expects
+            axes = tuple(operator.index(a) for a in axes)
+    return channel_axes(ndim, axes, flax=True)
 
 
 def warn(message: str) -> None:
@@ -149,13 +155,14 @@ def resolve_use_running_average(
 
 def apply(x: ArrayLike, *, scale: jax.Array | None, bias: jax.Array | None,
           mean: jax.Array | None, var: jax.Array | None, use_running_average: bool,
-          momentum: float | None, epsilon: float, out_dtype: Dtype,
+          update: bool, momentum: float, epsilon: float, out_dtype: Dtype,
           axes: tuple[int, ...], mask: ArrayLike | None, axis_name: str | None,
           batch_axis_name: str | None) -> tuple[jax.Array, tuple[jax.Array, jax.Array] | None]:
     """Normalise ``x``; return ``(y, (new_mean, new_var) or None)``.
 
-    The running statistics are updated, with Flax's ``momentum``, when it is given and the
-    input's own statistics normalise it (``use_running_average`` false). The output has
+    With ``update`` the running statistics ``mean`` and ``var`` are moved by Flax's
+    ``momentum`` (the weight of the old value) wherever the input's own statistics normalise
+    it (``use_running_average`` false); otherwise nothing is returned for them. The output has
     ``out_dtype`` (see :func:`output_dtype`). The input is only ever widened before its
     statistics are taken, never rounded to a narrower ``out_dtype``. ``mask`` has Flax's
     semantics: any nonzero value (a float mask included) counts as valid.
@@ -164,8 +171,8 @@ def apply(x: ArrayLike, *, scale: jax.Array | None, bias: jax.Array | None,
     x = x.astype(jnp.promote_types(x.dtype, out_dtype))
     valid = None if mask is None else jnp.asarray(mask) != 0
     new_stats = None
-    if momentum is not None and not use_running_average:
-        assert mean is not None and var is not None, "a momentum is given only with statistics"
+    if update and not use_running_average:
+        assert mean is not None and var is not None, "an update needs running statistics"
         y, new_stats = instance_norm_and_update(
             x, mean, var, scale, bias, torch_momentum(momentum), epsilon, channel_axis=axes,
             mask=valid, axis_name=axis_name, batch_axis_name=batch_axis_name, edge_cases="flax")
@@ -176,7 +183,7 @@ def apply(x: ArrayLike, *, scale: jax.Array | None, bias: jax.Array | None,
     return y.astype(out_dtype), new_stats
 
 
-def adain(content: ArrayLike, style: ArrayLike, *, alpha: float, epsilon: float,
+def adain(content: ArrayLike, style: ArrayLike, *, alpha: ArrayLike, epsilon: float,
           feature_axes: Axes, axis_name: str | None, content_mask: ArrayLike | None,
           style_mask: ArrayLike | None) -> jax.Array:
     """:func:`lucid_jax.adain` with Flax's ``feature_axes`` (channels last by default)."""
@@ -255,7 +262,7 @@ def conditional_instance_norm(
     scale, bias = rows(scale), rows(bias)
     y, _ = apply(
         x, scale=scale, bias=bias, mean=None, var=None, use_running_average=False,
-        momentum=None, epsilon=epsilon, axes=axes, mask=mask,
+        update=False, momentum=1.0, epsilon=epsilon, axes=axes, mask=mask,
         out_dtype=output_dtype(x, scale, bias, dtype=dtype),
         axis_name=axis_name, batch_axis_name=None)
     return y

@@ -1,6 +1,7 @@
 """The public normalisation functions (``instance_norm``, ``instance_moments``, the
-running-statistics update, ``adain``) and :func:`instance_norm_and_update`, the training step
-that the Flax modules and the ``lucid`` facade call.
+running-statistics update, ``adain``) and the private training step
+:func:`instance_norm_and_update` (not exported from :mod:`lucid_jax`), which the Flax modules
+and the ``lucid`` facade call.
 
 Each function works in three steps, in this order:
 
@@ -102,15 +103,19 @@ def _resolve(x: ArrayLike, *, channel_axis: ChannelAxis, edge_cases: str = "torc
              mask: ArrayLike | None = None, axis_name: AxisName = None,
              weight: ArrayLike | None = None, bias: ArrayLike | None = None,
              running: tuple[ArrayLike | None, ArrayLike | None] | None = None,
-             batch_axis_name: AxisName = None, input_stats: bool = True) -> _Call:
+             batch_axis_name: AxisName = None, input_stats: bool = True,
+             layout: Layout | None = None) -> _Call:
     """Every check of one call, in one order (input and layout, affine parameters, running
     statistics, mesh axes, then the mask), and the resolved call.
 
     ``running`` is given where the running statistics are read (``input_stats=False``) or
-    updated; ``input_stats`` says whether statistics are taken from ``x``.
+    updated; ``input_stats`` says whether statistics are taken from ``x``. ``layout`` is
+    ``x``'s where the caller has checked it already (:func:`adain`, with its own messages);
+    otherwise it comes from ``channel_axis`` here.
     """
     x = jnp.asarray(x)
-    layout = _checks.layout(x, channel_axis, edge_cases)
+    if layout is None:
+        layout = _checks.layout(x, channel_axis, edge_cases)
     channels = layout.channels
     _checks.check_param("weight", weight, x, layout, per_sample=True)
     _checks.check_param("bias", bias, x, layout, per_sample=True)
@@ -317,10 +322,12 @@ def instance_norm_and_update(
         mask: ArrayLike | None = None, axis_name: AxisName = None,
         batch_axis_name: AxisName = None,
         edge_cases: str = "torch") -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
-    """A layer's training step: :func:`instance_norm` by the input's statistics and
-    :func:`update_running_stats`, from one computation of the moments.
+    """A layer's training step (private: the Flax modules and the ``lucid`` facade call it):
+    :func:`instance_norm` by the input's statistics and :func:`update_running_stats`, from one
+    computation of the moments.
 
-    Returns ``(y, (new_mean, new_var))``; the new running statistics carry no gradient.
+    Returns ``(y, (new_mean, new_var))``. The new running statistics carry no gradient from
+    ``x``; from the old ones they carry the blend's, ``d new / d old = 1 - momentum``.
 
     >>> import jax.numpy as jnp
     >>> x = jnp.array([[[1.0, 3.0]], [[5.0, 9.0]]])
@@ -354,7 +361,7 @@ def _instance_norm_and_update(
     return y.astype(call.x.dtype), _updated(call, momentum, batch_axis_name, stats)
 
 
-def adain(content: ArrayLike, style: ArrayLike, eps: float = 1e-5, *, alpha: Any = 1.0,
+def adain(content: ArrayLike, style: ArrayLike, eps: float = 1e-5, *, alpha: ArrayLike = 1.0,
           channel_axis: ChannelAxis = 1, content_mask: ArrayLike | None = None,
           style_mask: ArrayLike | None = None, axis_name: AxisName = None) -> jax.Array:
     """Adaptive instance normalisation (Huang & Belongie, 2017).
@@ -383,20 +390,22 @@ def adain(content: ArrayLike, style: ArrayLike, eps: float = 1e-5, *, alpha: Any
     (2, 3, 16, 16)
     """
     _checks.check_eps(eps)
-    alpha = _checks.check_alpha(alpha)
+    blend = _checks.check_alpha(alpha)
     channel_axis, axis_name = _static(channel_axis, axis_name)
-    return _adain(*_arrays(content, style, content_mask, style_mask), alpha, eps=float(eps),
+    return _adain(*_arrays(content, style, content_mask, style_mask), blend, eps=float(eps),
                   channel_axis=channel_axis, axis_name=axis_name)
 
 
 @partial(jax.jit, static_argnames=("eps", "channel_axis", "axis_name"))
 def _adain(content: ArrayLike, style: ArrayLike, content_mask: ArrayLike | None,
-           style_mask: ArrayLike | None, alpha: Any, *, eps: float, channel_axis: ChannelAxis,
-           axis_name: AxisName) -> jax.Array:
+           style_mask: ArrayLike | None, alpha: ArrayLike | None, *, eps: float,
+           channel_axis: ChannelAxis, axis_name: AxisName) -> jax.Array:
     content, style = jnp.asarray(content), jnp.asarray(style)
-    _checks.check_adain(content, style, channel_axis)
-    styled = _resolve(style, channel_axis=channel_axis, mask=style_mask, axis_name=axis_name)
-    call = _resolve(content, channel_axis=channel_axis, mask=content_mask, axis_name=axis_name)
+    content_layout, style_layout = _checks.adain_layouts(content, style, channel_axis)
+    styled = _resolve(style, channel_axis=channel_axis, mask=style_mask, axis_name=axis_name,
+                      layout=style_layout)
+    call = _resolve(content, channel_axis=channel_axis, mask=content_mask, axis_name=axis_name,
+                    layout=content_layout)
     style_stats = styled.input_moments()
     style_mean = styled.squeeze(style_stats.mean)
     style_std = jnp.sqrt(styled.squeeze(style_stats.var) + eps)

@@ -93,7 +93,8 @@ def _shifted_moments(x: jax.Array, shift: jax.Array, reduce_axes: tuple[int, ...
     squares: accurate while ``shift`` is within a few standard deviations of the mean.
 
     With ``prescale`` each value is divided by ``divisor`` before it is summed, so a mean stays
-    finite where the plain sum of ``|x - shift|`` would pass float32's 3.4e38.
+    finite where the plain sum of ``|x - shift|`` would pass float32's 3.4e38, or where one
+    ``x - shift`` does (values near +-3.4e38 of both signs).
     """
     # The barrier hands each reduction its own copy of the small shift array, so that XLA fuses
     # ``x - shift`` into each reduction instead of materialising it once and reading it twice
@@ -101,6 +102,15 @@ def _shifted_moments(x: jax.Array, shift: jax.Array, reduce_axes: tuple[int, ...
     for_sum, for_squares = jax.lax.optimization_barrier((shift, shift))
     scale = 1 / divisor if prescale else 1
     sum_shifted, = _sums(((x - for_sum) * scale,), reduce_axes, mask, axis_name)
+    if prescale:
+        # Where some x - shift overflowed (values near +-3.4e38 of both signs), one more pass,
+        # only then, scales both terms before subtracting; other instances keep their sum.
+        def scaled_first() -> jax.Array:
+            total, = _sums((x * scale - for_sum * scale,), reduce_axes, mask, axis_name)
+            return jnp.where(jnp.isfinite(sum_shifted), sum_shifted, total)
+
+        sum_shifted = jax.lax.cond(jnp.all(jnp.isfinite(sum_shifted)), lambda: sum_shifted,
+                                   scaled_first)
     sum_squares, = _sums((jnp.square(x - for_squares) * scale,), reduce_axes, mask, axis_name)
     mean_shifted = sum_shifted if prescale else sum_shifted / divisor
     mean_squares = sum_squares if prescale else sum_squares / divisor
@@ -205,7 +215,12 @@ def _standardized(x: jax.Array, mask: jax.Array | None, reduce_axes: tuple[int, 
         inv = jnp.where(stats.var > 0, inv, 0)
     if mask is not None:
         inv = jnp.where(stats.n_valid > 0, inv, 0)
-    return stats.centre(x.astype(inv.dtype)) * inv, stats, inv
+    # Where the variance is infinite inv is 0 and so is the output; centring there by 0 keeps
+    # x - mean finite where it would overflow (inf * 0 would be NaN).
+    infinite = stats.var == jnp.inf
+    centring = stats._replace(shift=jnp.where(infinite, 0, stats.shift),
+                              mean_shifted=jnp.where(infinite, 0, stats.mean_shifted))
+    return centring.centre(x.astype(inv.dtype)) * inv, stats, inv
 
 
 Primals = tuple[jax.Array, jax.Array | None, jax.Array | None, jax.Array | None]

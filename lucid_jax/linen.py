@@ -170,7 +170,7 @@ class InstanceNorm(nn.Module):
             x, scale=scale, bias=bias,
             mean=None if stats is None else stats[0].value,
             var=None if stats is None else stats[1].value,
-            use_running_average=use_ra, momentum=self.momentum if update else None,
+            use_running_average=use_ra, update=update, momentum=self.momentum,
             epsilon=self.epsilon, axes=axes, mask=mask,
             out_dtype=_flax_shared.output_dtype(x, scale, bias, dtype=self.dtype),
             # as flax.linen.BatchNorm: init need not run where the mesh axes exist

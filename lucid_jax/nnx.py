@@ -159,7 +159,7 @@ class InstanceNorm(nnx.Module):
             mean=None if self.mean is None else self.mean[...],
             var=None if self.var is None else self.var[...],
             use_running_average=use_ra,
-            momentum=self.momentum if self.track_running_stats else None,
+            update=self.track_running_stats, momentum=self.momentum,
             epsilon=self.epsilon, out_dtype=out_dtype, axes=axes, mask=mask,
             axis_name=self.axis_name, batch_axis_name=self.batch_axis_name)
         if new_stats is not None:

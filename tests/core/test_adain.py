@@ -186,9 +186,10 @@ X = np.ones((2, 3, 4), np.float32)
     (float("nan"), r"alpha must be in \[0, 1\] .*got nan"),
     (np.float32(2), r"alpha must be in \[0, 1\] .*got 2\.0"),
     (True, r"alpha must be a real scalar in \[0, 1\] .*got True"),
+    (None, r"alpha must be a real scalar in \[0, 1\] .*got None"),
     ("0.5", r"alpha must be a real scalar in \[0, 1\] .*got '0\.5'"),
     (jnp.ones(2), r"alpha must be a real scalar in \[0, 1\] .*got Array\(\[1\., 1\.\]"),
-], ids=["above", "below", "nan", "numpy", "bool", "str", "vector"])
+], ids=["above", "below", "nan", "numpy", "bool", "none", "str", "vector"])
 def test_alpha_out_of_range_or_not_a_scalar(alpha, match):
     with pytest.raises(ValueError, match=match):
         lucid_jax.adain(X, X, alpha=alpha)

@@ -46,6 +46,35 @@ def test_sums_that_overflow_still_give_torchs_output_and_running_mean(rng, scale
     np.testing.assert_array_equal(running_var, reference.running_var.numpy())
 
 
+@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
+@pytest.mark.parametrize("extreme", [[3e38, 3e38, 3e38, -3e38], [-3.4e38, 3.4e38, 3.4e38, 1.0]],
+                         ids=["mean_1.5e38", "mean_8.5e37"])
+def test_deviations_past_float32s_range_give_torchs_output_and_the_true_mean(rng, extreme,
+                                                                             masked):
+    """Values near +-3.4e38 of both signs in one instance: x - mean itself overflows float32.
+    The mean is still the float64 oracle's, the variance infinite, the output PyTorch's 0 and
+    the running statistics PyTorch's; the other instances are untouched."""
+    x = rng.standard_normal((2, 2, 4)).astype(np.float32)
+    x[0, 0] = extreme
+    mask = np.ones((2, 1, 4), bool) if masked else None
+    reference = torch.nn.InstanceNorm1d(2, track_running_stats=True)
+    expected = reference(torch.from_numpy(x)).detach().numpy()
+    assert np.isfinite(expected).all()
+    np.testing.assert_array_equal(expected[0, 0], 0)
+    oracle.assert_close(lucid_jax.instance_norm(x, mask=mask), expected)
+
+    mean, var = lucid_jax.instance_moments(x, mask=mask)
+    expected_mean, expected_var = oracle.moments(x, 1)
+    np.testing.assert_allclose(mean, expected_mean.squeeze(-1), rtol=1e-6)
+    assert np.isinf(var[0, 0]) and np.isfinite(var[1:]).all() and np.isfinite(var[0, 1])
+    np.testing.assert_allclose(var[0, 1], expected_var[0, 1, 0], rtol=1e-5)
+
+    running_mean, running_var = lucid_jax.update_running_stats(
+        x, np.zeros(2, np.float32), np.ones(2, np.float32), mask=mask)
+    np.testing.assert_allclose(running_mean, reference.running_mean.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(running_var, reference.running_var.numpy(), rtol=1e-5)
+
+
 @pytest.mark.parametrize("value", [3.0, 0.1, 1 / 3, 7e5])
 @pytest.mark.parametrize("length", [7, 1000])
 def test_constant_instance_with_zero_eps_is_zero_as_in_torch(value, length):

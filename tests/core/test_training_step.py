@@ -55,13 +55,17 @@ def test_the_moments_are_computed_once(monkeypatch):
     assert calls == [(2, 3, 7)]
 
 
-def test_the_new_running_statistics_carry_no_gradient(rng):
+def test_the_new_running_statistics_carry_no_gradient_from_x_and_the_blends_from_the_old(rng):
     x = jnp.asarray(rng.standard_normal((2, 3, 8)), jnp.float32)
 
-    def statistics(x):
-        return sum(jnp.sum(s) for s in instance_norm_and_update(x, jnp.zeros(3), jnp.ones(3))[1])
+    def statistics(x, mean, var):
+        new = instance_norm_and_update(x, mean, var, momentum=0.3)[1]
+        return sum(jnp.sum(s) for s in new)
 
-    np.testing.assert_array_equal(jax.grad(statistics)(x), 0)
+    dx, dmean, dvar = jax.grad(statistics, argnums=(0, 1, 2))(x, jnp.zeros(3), jnp.ones(3))
+    np.testing.assert_array_equal(dx, 0)
+    np.testing.assert_allclose(dmean, 1 - 0.3, rtol=1e-6)
+    np.testing.assert_allclose(dvar, 1 - 0.3, rtol=1e-6)
 
 
 def test_checks_its_settings_before_anything():

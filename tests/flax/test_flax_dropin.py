@@ -118,6 +118,37 @@ def test_flax_instance_norm_cases(impl, feature_axes):
         np.testing.assert_array_equal(y, np.zeros(x.shape))
 
 
+AXES_AS_ITERABLES = {
+    "numpy [-1]": (lambda: np.array([-1]), (3,)),
+    "numpy [1, 2]": (lambda: np.array([1, 2]), (1, 2)),
+    "generator": (lambda: (a for a in (1, -2)), (1, 2)),
+}
+
+
+@pytest.mark.parametrize("given", AXES_AS_ITERABLES.values(), ids=AXES_AS_ITERABLES.keys())
+def test_feature_axes_as_any_iterable_of_ints(given):
+    """As in flax.linen.InstanceNorm, feature_axes may be any iterable of integers."""
+    make_axes, axes = given
+    x = _normal((2, 3, 4, 5))
+    expected = oracle.instance_norm(x, eps=1e-5, channel_axis=axes)
+    fields = {"use_bias": False, "use_scale": False, "epsilon": 1e-5}
+    flax_y, _ = fnn.InstanceNorm(feature_axes=make_axes(), **fields).init_with_output(
+        jax.random.key(0), x)
+    linen_y, _ = ours_linen.InstanceNorm(feature_axes=make_axes(), **fields).init_with_output(
+        jax.random.key(0), x)
+    for y in (flax_y, linen_y):
+        oracle.assert_close(y, expected)
+    style = _normal((2, 3, 4, 5), offset=2.0, seed=1)
+    oracle.assert_close(ours_linen.AdaIN(feature_axes=make_axes()).apply({}, x, style),
+                        oracle.adain(x, style, channel_axis=axes))
+    if isinstance(make_axes(), np.ndarray):  # an NNX module keeps its field: not a generator
+        nnx_y = ours_nnx.InstanceNorm(_feature_shape(x, axes), feature_axes=make_axes(),
+                                      rngs=nnx.Rngs(0), **fields)(x)
+        oracle.assert_close(nnx_y, expected)
+        oracle.assert_close(ours_nnx.AdaIN(feature_axes=make_axes())(x, style),
+                            oracle.adain(x, style, channel_axis=axes))
+
+
 # ------------------------------------------------------------------- Flax's edge cases, in ours
 
 EDGE_CASES = {

@@ -49,9 +49,7 @@ def _batch_norm_kernel(training: bool, update: bool,
             y = _stats.affine((x - running_mean.reshape(shape)) * inv, w, b)
         new_stats = None
         if update:  # only in training
-            count = x.size // x.shape[1]
-            mean = stats.mean.reshape(-1)
-            var = stats.var.reshape(-1) * (count / max(count - 1, 1))
+            mean, var = stats.mean.reshape(-1), stats.unbiased_var.reshape(-1)
             new_mean, new_var = ((old + factor * (new - old)).astype(old.dtype)
                                  for old, new in ((running_mean, mean), (running_var, var)))
             new_stats = (new_mean, new_var)
