@@ -38,7 +38,7 @@ from lucid.nn.parameter import (
     UninitializedParameter,
     UninitializedParameterWarning,
 )
-from lucid.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from lucid.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 from lucid.nn.upsampling import Upsample
 
 __all__ = [
@@ -51,5 +51,5 @@ __all__ = [
     "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Dropout", "Dropout2d",
     "BCELoss", "BCEWithLogitsLoss", "SmoothL1Loss", "BatchNorm1d", "BatchNorm2d", "GroupNorm",
     "ReflectionPad2d", "ReplicationPad2d", "ZeroPad2d", "AdaptiveAvgPool2d", "AvgPool2d",
-    "MaxPool2d", "Upsample",
+    "MaxPool2d", "MaxUnpool2d", "Upsample",
 ]

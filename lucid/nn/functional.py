@@ -39,7 +39,12 @@ from lucid.nn._functional.loss import (
 )
 from lucid.nn._functional.norm import batch_norm, group_norm
 from lucid.nn._functional.padding import pad
-from lucid.nn._functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from lucid.nn._functional.pooling import (
+    adaptive_avg_pool2d,
+    avg_pool2d,
+    max_pool2d,
+    max_unpool2d,
+)
 from lucid.nn._functional.upsampling import interpolate
 from lucid_jax._functional import instance_norm_and_update
 
@@ -48,7 +53,7 @@ __all__ = [
     "log_softmax", "linear", "pad", "conv1d", "conv2d", "conv3d", "mse_loss", "l1_loss",
     "cross_entropy", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "dropout",
     "dropout2d", "binary_cross_entropy", "binary_cross_entropy_with_logits", "smooth_l1_loss",
-    "batch_norm", "group_norm", "adaptive_avg_pool2d", "avg_pool2d", "max_pool2d",
+    "batch_norm", "group_norm", "adaptive_avg_pool2d", "avg_pool2d", "max_pool2d", "max_unpool2d",
     "interpolate",
 ]
 

@@ -1,7 +1,10 @@
-"""Pooling: ``max_pool2d``, ``avg_pool2d``, ``adaptive_avg_pool2d``; one cached kernel each.
+"""Pooling: ``max_pool2d``, ``max_unpool2d``, ``avg_pool2d``, ``adaptive_avg_pool2d``; one
+cached kernel each.
 
-Windows go through ``jax.lax.reduce_window``; adaptive pooling is one averaging matrix per
-axis (PyTorch's ``floor(i*in/out)`` to ``ceil((i+1)*in/out)`` windows).
+``max_pool2d`` scans each window in PyTorch's order and gathers the winners, so its gradient
+reaches exactly the chosen element; ``max_unpool2d`` scatters into zeros and its gradient
+gathers. Average windows go through ``jax.lax.reduce_window``; adaptive pooling is one averaging
+matrix per axis (PyTorch's ``floor(i*in/out)`` to ``ceil((i+1)*in/out)`` windows).
 """
 
 from __future__ import annotations
@@ -9,13 +12,13 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, overload
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lucid._tensor import Tensor, apply
+from lucid._tensor import Tensor, _torch_name, apply
 from lucid.nn._functional.conv import _tuple
 
 
@@ -63,43 +66,170 @@ def _windows(input: Any, kernel_size: Any, stride: Any, padding: Any, dilation: 
 
 
 @functools.cache
-def _max_pool_kernel(kernel: tuple, stride: tuple, pads: tuple, dilation: tuple) -> Callable:
-    """One ``reduce_window``; with dilation (whose VJP JAX lacks) the max of strided slices."""
-    def pool(x: jax.Array) -> tuple[jax.Array, None]:
-        lead = x.ndim - 2
-        if dilation != (1, 1):
-            padded = jnp.pad(x, ((0, 0),) * lead + pads, constant_values=-jnp.inf)
-            spans = [(padded.shape[lead + a] - dilation[a] * (kernel[a] - 1) - 1)
-                     // stride[a] * stride[a] + 1 for a in (0, 1)]
-            return jnp.max(jnp.stack([
-                padded[..., i * dilation[0]:i * dilation[0] + spans[0]:stride[0],
-                       j * dilation[1]:j * dilation[1] + spans[1]:stride[1]]
-                for i in range(kernel[0]) for j in range(kernel[1])]), axis=0), None
-        return jax.lax.reduce_window(
-            x, -jnp.inf, jax.lax.max, (1,) * lead + kernel,
-            (1,) * lead + stride, ((0, 0),) * lead + pads,
-            window_dilation=(1,) * lead + dilation), None
+def _max_pool_kernel(kernel: tuple, stride: tuple, pads: tuple,
+                             dilation: tuple) -> Callable:
+    """``(values, flat indices into each plane's H*W)`` as PyTorch's CPU loop finds them.
+
+    Each window starts at its first element inside the input with ``-inf``; an element replaces
+    the running maximum when it is larger or NaN, so ties keep the first and the last NaN wins.
+    Padding (``-inf``) never replaces it. The values are a gather at the indices, whose
+    gradient is a scatter-add onto exactly the chosen elements.
+    """
+    def pool(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        lead, (height, width) = x.ndim - 2, x.shape[-2:]
+        padded = jnp.pad(x, ((0, 0),) * lead + pads, constant_values=-jnp.inf)
+        out = [(padded.shape[lead + a] - dilation[a] * (kernel[a] - 1) - 1) // stride[a] + 1
+               for a in (0, 1)]
+        # rows[i, o], cols[j, o]: the input row/column of window o's i-th/j-th element
+        rows, cols = (np.arange(kernel[a])[:, None] * dilation[a]
+                      + np.arange(out[a])[None, :] * stride[a] - pads[a][0] for a in (0, 1))
+        first_row = rows[np.argmax(rows >= 0, axis=0), np.arange(out[0])]
+        first_col = cols[np.argmax(cols >= 0, axis=0), np.arange(out[1])]
+        index_dtype = jnp.argmax(jnp.zeros(1)).dtype  # lucid's integer outputs: JAX's default
+        best = jnp.full(padded.shape[:lead] + tuple(out), -jnp.inf, x.dtype)
+        where = jnp.broadcast_to(jnp.asarray(first_row[:, None] * width + first_col[None, :],
+                                             index_dtype), best.shape)
+        for i in range(kernel[0]):
+            for j in range(kernel[1]):
+                candidate = padded[..., i * dilation[0]::stride[0],
+                                   j * dilation[1]::stride[1]][..., :out[0], :out[1]]
+                wins = (candidate > best) | jnp.isnan(candidate)
+                best = jnp.where(wins, candidate, best)
+                where = jnp.where(wins, jnp.asarray(rows[i][:, None] * width + cols[j][None, :],
+                                                    index_dtype), where)
+        where = jax.lax.stop_gradient(where)
+        flat = x.reshape(x.shape[:lead] + (height * width,))
+        values = jnp.take_along_axis(flat, where.reshape(where.shape[:lead] + (-1,)), axis=-1)
+        return values.reshape(where.shape), where
     return pool
 
 
+@overload
+def max_pool2d(input: Any, kernel_size: Any, stride: Any = ..., padding: Any = ...,
+               dilation: Any = ..., ceil_mode: bool = ...,
+               return_indices: Literal[False] = ...) -> Tensor: ...
+@overload
+def max_pool2d(input: Any, kernel_size: Any, stride: Any = ..., padding: Any = ...,
+               dilation: Any = ..., ceil_mode: bool = ..., *,
+               return_indices: Literal[True]) -> tuple[Tensor, Tensor]: ...
+@overload
+def max_pool2d(input: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
+               ceil_mode: bool, return_indices: Literal[True]) -> tuple[Tensor, Tensor]: ...
+@overload
+def max_pool2d(input: Any, kernel_size: Any, stride: Any = ..., padding: Any = ...,
+               dilation: Any = ..., ceil_mode: bool = ...,
+               return_indices: bool = ...) -> Tensor | tuple[Tensor, Tensor]: ...
 def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
-               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
+               dilation: Any = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """The largest value of each window over ``(N, C, H, W)`` or ``(C, H, W)``, as PyTorch.
 
-    Padding counts as ``-inf``; ``stride`` defaults to ``kernel_size``.
+    Padding counts as ``-inf``; ``stride`` defaults to ``kernel_size``. Ties keep the first
+    element in row-major order, a NaN wins, and the gradient reaches exactly the chosen
+    element. With ``return_indices``, also each maximum's flat index into its ``(H, W)`` input
+    plane (int64 under JAX's 64-bit mode, else int32, as ``argmax``).
 
     >>> import lucid
     >>> import lucid.nn.functional as F
     >>> F.max_pool2d(lucid.arange(16.0).reshape(1, 1, 4, 4), 2).tolist()
     [[[[5.0, 7.0], [13.0, 15.0]]]]
+    >>> values, indices = F.max_pool2d(lucid.arange(16.0).reshape(1, 1, 4, 4), 2,
+    ...                                return_indices=True)
+    >>> indices.tolist()
+    [[[[5, 7], [13, 15]]]]
     """
-    if return_indices:
-        raise NotImplementedError("max_pool2d(return_indices=True) is not supported by lucid; "
-                                  "use return_indices=False")
     _pool_rank("max", input)
     kernel = _max_pool_kernel(*_windows(input, kernel_size, stride, padding, dilation,
                                         ceil_mode))
-    return apply(kernel, input)[0]
+    values, indices = apply(kernel, input)
+    return (values, Tensor._wrap(indices)) if return_indices else values
+
+
+def _unpool_size(input: Any, kernel: tuple[int, ...], stride: tuple[int, ...],
+                 padding: tuple[int, ...], output_size: Any) -> tuple[int, ...]:
+    """PyTorch's ``_unpool_output_size``: the pooled input's size, or ``output_size`` checked."""
+    default = [(n - 1) * s + k - 2 * p
+               for n, k, s, p in zip(input.shape[-2:], kernel, stride, padding, strict=True)]
+    if output_size is None:
+        size = default
+    else:
+        if len(output_size) == 4:
+            output_size = output_size[2:]
+        if len(output_size) != 2:
+            raise ValueError(f"output_size should be a sequence containing 2 or 4 elements, "
+                             f"but it has a length of '{len(output_size)}'")
+        for d in (0, 1):
+            low, high = default[d] - stride[d], default[d] + stride[d]
+            if not low < output_size[d] < high:
+                raise ValueError(f'invalid output_size "{output_size}" (dim {d} must be '
+                                 f"between {low} and {high})")
+        size = [int(n) for n in output_size]
+    for d in (0, 1):
+        if size[d] < 0:
+            raise ValueError(f"max_unpooling: output_size must contain non-negative spatial "
+                             f"dimensions, but got output_size[{d}]={size[d]}")
+    return tuple(size)
+
+
+@functools.cache
+def _max_unpool_kernel(size: tuple[int, ...]) -> Callable:
+    """Scatter each plane's values to their flat indices in zeros of ``size``; the gradient is
+    the gather at the indices (for every input, repeated indices included, as PyTorch)."""
+    @jax.custom_vjp
+    def scatter(x: jax.Array, indices: jax.Array) -> jax.Array:
+        flat = jnp.zeros(x.shape[:-1] + (size[0] * size[1],), x.dtype)
+        return jnp.put_along_axis(flat, indices, x, axis=-1, inplace=False)
+
+    def forward(x: jax.Array, indices: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return scatter(x, indices), indices
+
+    def backward(indices: jax.Array, grad: jax.Array) -> tuple[jax.Array, None]:
+        return jnp.take_along_axis(grad, indices, axis=-1), None
+
+    scatter.defvjp(forward, backward)
+
+    def unpool(x: jax.Array, indices: jax.Array) -> tuple[jax.Array, None]:
+        lead = x.shape[:-2]
+        out = scatter(x.reshape(lead + (-1,)), indices.reshape(lead + (-1,)))
+        return out.reshape(lead + size), None
+    return unpool
+
+
+def max_unpool2d(input: Any, indices: Any, kernel_size: Any, stride: Any = None,
+                 padding: Any = 0, output_size: Any = None) -> Tensor:
+    """A partial inverse of ``max_pool2d``: ``input`` placed at ``indices`` in zeros, as PyTorch.
+
+    The output's ``(H, W)`` is ``(in - 1) * stride - 2 * padding + kernel_size`` per axis, or
+    ``output_size`` (``(H, W)`` or a full shape) within one ``stride`` of it. ``indices`` are
+    flat into each output plane, as ``max_pool2d(..., return_indices=True)`` gives them.
+
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> x = lucid.arange(16.0).reshape(1, 1, 4, 4)
+    >>> values, indices = F.max_pool2d(x, 2, return_indices=True)
+    >>> F.max_unpool2d(values, indices, 2)[0, 0].tolist()
+    [[0.0, 0.0, 0.0, 0.0], [0.0, 5.0, 0.0, 7.0], [0.0, 0.0, 0.0, 0.0], [0.0, 13.0, 0.0, 15.0]]
+    """
+    kernel = _tuple(kernel_size, 2)
+    stride = kernel if stride is None else _tuple(stride, 2)
+    size = _unpool_size(input, kernel, stride, _tuple(padding, 2), output_size)
+    if len(input.shape) not in (3, 4):
+        raise RuntimeError(f"Input to max_unpooling2d should be a 3d or 4d Tensor, but got a "
+                           f"tensor with {len(input.shape)} dimensions.")
+    index_array = jnp.asarray(indices._data if isinstance(indices, Tensor) else indices)
+    if index_array.dtype not in (jnp.int32, jnp.int64):
+        raise RuntimeError(f"elements in indices should be type int64 but got: "
+                           f"{_torch_name(index_array.dtype)}")
+    if index_array.shape != tuple(input.shape):
+        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor "
+                           f"({list(input.shape)}) but got indices tensor with shape: "
+                           f"{list(index_array.shape)}")
+    outside = ((index_array < 0) | (index_array >= size[0] * size[1])).ravel()
+    if outside.size and bool(jnp.any(outside)):
+        first = int(index_array.ravel()[jnp.argmax(outside)])
+        raise RuntimeError(f"Found an invalid max index: {first} "
+                           f"(output volumes are of size {size[0]}x{size[1]})")
+    return apply(_max_unpool_kernel(size), input, index_array)[0]
 
 
 @functools.cache
