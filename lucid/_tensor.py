@@ -257,8 +257,9 @@ class Tensor(ElementwiseMixin, ReduceMixin, ShapeMixin, TensorBase):
         if inputs is None:
             run_backward((self._node,), (seed,), None, bool(retain_graph))
             return
-        targets = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-        if not targets:
+        listed = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+        targets = tuple({id(t): t for t in listed}.values())  # a tensor listed twice counts once
+        if not listed:
             raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
         if any(not isinstance(t, Tensor) or t._node is None for t in targets):
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")

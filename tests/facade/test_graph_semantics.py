@@ -280,6 +280,13 @@ def test_backward_inputs_accumulates_only_into_them_like_torch(rng, names, bare)
                                        rtol=1e-5, atol=1e-5)
 
 
+def test_backward_inputs_counts_a_tensor_listed_twice_once_like_torch(rng):
+    (x, tx) = pair(rng, 3)
+    (x * x).sum().backward(inputs=[x, x])
+    (tx * tx).sum().backward(inputs=[tx, tx])
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
+
+
 def test_backward_inputs_leaves_an_unused_tensor_alone_like_torch(rng):
     (x, tx), (unused, tunused) = pair(rng, 3), pair(rng, 2)
     (x * x).sum().backward(inputs=[x, unused])

@@ -193,3 +193,41 @@ def test_max_pool2d_indices_errors_match_torch():
                                            "size, but got pad=2, kernel_size=3 and "
                                            "dilation=1"):
         nn.MaxPool2d(3, padding=2, return_indices=True)(lucid.ones(1, 1, 4, 4))
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.uint8])
+def test_integer_inputs_pool_as_torch(dtype, rng):
+    """No ``-inf`` fill: padding is masked out, so an all-negative int8 window keeps its max."""
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max, (2, 3, 7, 8), endpoint=True).astype(dtype)
+    x[0, 0, :2, :2] = [[-5, -1], [-3, -2]] if info.min < 0 else [[5, 9], [7, 8]]
+    values, indices = F.max_pool2d(lucid.tensor(x), 3, 2, 1, return_indices=True)
+    ref, ref_indices = TF.max_pool2d(torch.tensor(x), 3, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(values.numpy(), ref.numpy())
+    np.testing.assert_array_equal(indices.numpy(), ref_indices.numpy())
+
+
+def test_an_empty_batch_pools_to_an_empty_batch():
+    out = F.max_pool2d(lucid.zeros(0, 3, 4, 4), 2)
+    assert out.shape == tuple(TF.max_pool2d(torch.zeros(0, 3, 4, 4), 2).shape) == (0, 3, 2, 2)
+
+
+def test_a_window_larger_than_the_input_is_refused_as_torch():
+    message = (r"Given input size: \(2x3x3\). Calculated output size: \(2x0x0\). "
+               r"Output size is too small")
+    for pool in (F.max_pool2d, TF.max_pool2d):
+        lib = lucid if pool is F.max_pool2d else torch
+        with pytest.raises(RuntimeError, match=message):
+            pool(lib.zeros(1, 2, 3, 3), 2, dilation=3)
+
+
+def test_a_global_window_matches_torch(rng):
+    """One gather of all windows: a 16x16 window is the same program as a 2x2 one."""
+    x = rng.standard_normal((2, 3, 16, 16)).astype(np.float32)
+    xs, xt = lucid.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, ref = F.max_pool2d(xs, 16), TF.max_pool2d(xt, 16)
+    np.testing.assert_array_equal(out.numpy(), ref.detach().numpy())
+    cotangent = rng.standard_normal(tuple(ref.shape)).astype(np.float32)
+    out.backward(cotangent)
+    ref.backward(torch.tensor(cotangent))
+    np.testing.assert_array_equal(np.asarray(xs.grad), xt.grad.numpy())

@@ -60,7 +60,9 @@ def pad(input: Any, pad: tuple[int, ...], mode: str = "constant", value: float |
     """Pad the last ``len(pad) // 2`` axes, as ``torch.nn.functional.pad``.
 
     ``mode`` is ``"constant"`` (with ``value``, default 0), ``"reflect"``, ``"replicate"``
-    or ``"circular"``. A negative width crops that side, as in PyTorch.
+    or ``"circular"``. A negative width crops that side, as in PyTorch. Circular padding
+    wider than the (cropped) axis is refused: PyTorch refuses it uncropped, and cropped it
+    returns memory it never wrote.
 
     >>> import lucid
     >>> import lucid.nn.functional as F
@@ -78,7 +80,7 @@ def pad(input: Any, pad: tuple[int, ...], mode: str = "constant", value: float |
             raise RuntimeError(f"The input size {input.shape[dim]}, plus negative padding {lo} "
                                f"and {hi} resulted in a negative output size, which is invalid. "
                                f"Check dimension {dim} of your input.")
-    if mode == "circular":
+    if mode == "circular":  # stricter than torch where its crop-then-wrap reads unset memory
         for dim, (lo, hi) in enumerate(widths):
             if max(lo, hi) > input.shape[dim] + min(lo, 0) + min(hi, 0):
                 raise RuntimeError("Padding value causes wrapping around more than once.")

@@ -1,10 +1,11 @@
 """Pooling: ``max_pool2d``, ``max_unpool2d``, ``avg_pool2d``, ``adaptive_avg_pool2d``; one
 cached kernel each.
 
-``max_pool2d`` scans each window in PyTorch's order and gathers the winners, so its gradient
-reaches exactly the chosen element; ``max_unpool2d`` scatters into zeros and its gradient
-gathers. Average windows go through ``jax.lax.reduce_window``; adaptive pooling is one averaging
-matrix per axis (PyTorch's ``floor(i*in/out)`` to ``ceil((i+1)*in/out)`` windows).
+``max_pool2d`` gathers all windows at once, picks the element PyTorch's scan picks and
+gathers the winners, so its gradient reaches exactly the chosen element; ``max_unpool2d``
+scatters into zeros and its gradient gathers. Average windows go through
+``jax.lax.reduce_window``; adaptive pooling is one averaging matrix per axis (PyTorch's
+``floor(i*in/out)`` to ``ceil((i+1)*in/out)`` windows).
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ def _windows(input: Any, kernel_size: Any, stride: Any, padding: Any, dilation: 
     sizes = input.shape[-2:]
     out = tuple(_output_size(n, k, s, p, d, ceil_mode)
                 for n, k, s, p, d in zip(sizes, kernel, stride, pad, dilation, strict=True))
+    if min(out) < 1:
+        channels = "x".join(str(n) for n in input.shape[-3:-2])
+        raise RuntimeError(f"Given input size: ({channels}x{sizes[0]}x{sizes[1]}). Calculated "
+                           f"output size: ({channels}x{out[0]}x{out[1]}). Output size is too "
+                           "small")
     # the right padding that makes reduce_window produce exactly ``out`` windows
     pads = tuple((p, max((o - 1) * s + d * (k - 1) + 1 - n - p, p))
                  for n, k, s, p, d, o in zip(sizes, kernel, stride, pad, dilation, out,
@@ -67,39 +73,48 @@ def _windows(input: Any, kernel_size: Any, stride: Any, padding: Any, dilation: 
 
 @functools.cache
 def _max_pool_kernel(kernel: tuple, stride: tuple, pads: tuple,
-                             dilation: tuple) -> Callable:
+                     dilation: tuple) -> Callable:
     """``(values, flat indices into each plane's H*W)`` as PyTorch's CPU loop finds them.
 
-    Each window starts at its first element inside the input with ``-inf``; an element replaces
-    the running maximum when it is larger or NaN, so ties keep the first and the last NaN wins.
-    Padding (``-inf``) never replaces it. The values are a gather at the indices, whose
-    gradient is a scatter-add onto exactly the chosen elements.
+    The windows are one gather of shape ``(..., out_h, out_w, kernel_h * kernel_w)`` (so a
+    large window compiles as fast as a small one); padding is masked out, never filled. In scan
+    order the first maximum wins, a NaN beats any number and the last NaN wins; a window of
+    ``-inf`` picks its first element inside the input. The values are a gather at the indices,
+    whose gradient is a scatter-add onto exactly the chosen elements.
     """
     def pool(x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        lead, (height, width) = x.ndim - 2, x.shape[-2:]
-        padded = jnp.pad(x, ((0, 0),) * lead + pads, constant_values=-jnp.inf)
-        out = [(padded.shape[lead + a] - dilation[a] * (kernel[a] - 1) - 1) // stride[a] + 1
-               for a in (0, 1)]
+        lead, (height, width) = x.shape[:-2], x.shape[-2:]
+        out = [(n + lo + hi - d * (k - 1) - 1) // st + 1 for n, (lo, hi), d, k, st
+               in zip((height, width), pads, dilation, kernel, stride, strict=True)]
         # rows[i, o], cols[j, o]: the input row/column of window o's i-th/j-th element
         rows, cols = (np.arange(kernel[a])[:, None] * dilation[a]
                       + np.arange(out[a])[None, :] * stride[a] - pads[a][0] for a in (0, 1))
-        first_row = rows[np.argmax(rows >= 0, axis=0), np.arange(out[0])]
-        first_col = cols[np.argmax(cols >= 0, axis=0), np.arange(out[1])]
+        # per window (r, c) and element e = i * kernel_w + j: the flat index, and whether it
+        # lies inside the input
+        row = rows.T[:, None, :, None]
+        col = cols.T[None, :, None, :]
+        shape = (out[0], out[1], kernel[0] * kernel[1])
+        inside = ((row >= 0) & (row < height) & (col >= 0) & (col < width)).reshape(shape)
+        flat_index = (np.clip(row, 0, height - 1) * width + np.clip(col, 0, width - 1)
+                      ).reshape(shape)
+        flat = x.reshape(lead + (height * width,))
+        windows = jnp.take(flat, jnp.asarray(flat_index.reshape(-1)), axis=-1
+                           ).reshape(lead + shape)
+        valid = jnp.asarray(inside)
+        lowest = (-jnp.inf if jnp.issubdtype(x.dtype, jnp.inexact)
+                  else jnp.iinfo(x.dtype).min)
+        masked = jnp.where(valid, windows, jnp.asarray(lowest, x.dtype))
+        is_max = valid & (masked == masked.max(axis=-1, keepdims=True))
+        choice = jnp.argmax(is_max, axis=-1)
+        if jnp.issubdtype(x.dtype, jnp.inexact):
+            nan = valid & jnp.isnan(windows)
+            last_nan = shape[-1] - 1 - jnp.argmax(nan[..., ::-1], axis=-1)
+            choice = jnp.where(nan.any(axis=-1), last_nan, choice)
         index_dtype = jnp.argmax(jnp.zeros(1)).dtype  # lucid's integer outputs: JAX's default
-        best = jnp.full(padded.shape[:lead] + tuple(out), -jnp.inf, x.dtype)
-        where = jnp.broadcast_to(jnp.asarray(first_row[:, None] * width + first_col[None, :],
-                                             index_dtype), best.shape)
-        for i in range(kernel[0]):
-            for j in range(kernel[1]):
-                candidate = padded[..., i * dilation[0]::stride[0],
-                                   j * dilation[1]::stride[1]][..., :out[0], :out[1]]
-                wins = (candidate > best) | jnp.isnan(candidate)
-                best = jnp.where(wins, candidate, best)
-                where = jnp.where(wins, jnp.asarray(rows[i][:, None] * width + cols[j][None, :],
-                                                    index_dtype), where)
-        where = jax.lax.stop_gradient(where)
-        flat = x.reshape(x.shape[:lead] + (height * width,))
-        values = jnp.take_along_axis(flat, where.reshape(where.shape[:lead] + (-1,)), axis=-1)
+        table = jnp.asarray(flat_index, index_dtype)
+        where = jax.lax.stop_gradient(
+            table[np.arange(out[0])[:, None], np.arange(out[1])[None, :], choice])
+        values = jnp.take_along_axis(flat, where.reshape(lead + (out[0] * out[1],)), axis=-1)
         return values.reshape(where.shape), where
     return pool
 
