@@ -11,7 +11,7 @@ import numpy as np
 from lucid._autograd import _as_array
 from lucid._ops.elementwise import _WHERE
 from lucid._ops.shape import _axis, _joiner
-from lucid._tensor import Tensor, apply
+from lucid._tensor import Tensor, _torch_name, apply
 
 
 def _tensor(value: Any) -> Tensor:
@@ -132,9 +132,14 @@ def allclose(input: Any, other: Any, rtol: float = 1e-5, atol: float = 1e-8,
              equal_nan: bool = False) -> bool:
     """Whether ``|input - other| <= atol + rtol * |other|`` everywhere (a Python bool).
 
+    Two tensors of different dtypes are refused, as PyTorch refuses them.
+
     >>> import lucid
     >>> lucid.allclose(lucid.ones(2), lucid.ones(2) + 1e-9)
     True
     """
-    return bool(np.allclose(np.asarray(_as_array(input)), np.asarray(_as_array(other)),
-                            rtol=rtol, atol=atol, equal_nan=equal_nan))
+    a, b = _as_array(input), _as_array(other)
+    if isinstance(input, Tensor) and isinstance(other, Tensor) and a.dtype != b.dtype:
+        raise RuntimeError(f"{_torch_name(a.dtype)} did not match {_torch_name(b.dtype)}")
+    return bool(np.allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol,
+                            equal_nan=equal_nan))

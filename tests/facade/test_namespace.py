@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import jax
 import numpy as np
 import pytest
 import torch
 
 import lucid
+from lucid_jax._compat import enable_x64
 
 
 def check(fn, arrays, rng, rtol=1e-6, atol=1e-6):
@@ -132,3 +135,16 @@ def test_device_names_map_to_jax_devices():
     with pytest.raises(RuntimeError, match="Device index must not be negative"):
         lucid.device("cuda", -1)
 
+
+@pytest.mark.parametrize("first, second", [("float32", "float64"), ("float32", "int64"),
+                                           ("float32", "float16"), ("bfloat16", "float16")])
+def test_allclose_refuses_mixed_dtypes_as_torch(first, second):
+    theirs = (torch.ones(2, dtype=getattr(torch, first)),
+              torch.ones(2, dtype=getattr(torch, second)))
+    with pytest.raises(RuntimeError) as expected:
+        torch.allclose(*theirs)
+    with enable_x64(True):  # lucid makes 64-bit tensors only in JAX's 64-bit mode
+        ours = (lucid.ones(2, dtype=getattr(lucid, first)),
+                lucid.ones(2, dtype=getattr(lucid, second)))
+        with pytest.raises(RuntimeError, match=f"^{re.escape(str(expected.value))}$"):
+            lucid.allclose(*ours)
