@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from _torch_check import check
 
 import lucid
 import lucid.nn as nn
@@ -103,29 +104,21 @@ def test_max_unpool2d_default_size_and_input_gradient(rng):
     x = rng.standard_normal((2, 3, 3, 4)).astype(np.float32)
     indices = np.stack([np.arange(12)[rng.permutation(12)] * 2 for _ in range(6)])
     indices = indices.reshape(2, 3, 3, 4)
-    xs, xt = lucid.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    out = F.max_unpool2d(xs, lucid.tensor(indices.astype(np.int32)), 2, stride=(1, 2),
-                         padding=(0, 1))
-    ref = TF.max_unpool2d(xt, torch.tensor(indices), 2, stride=(1, 2), padding=(0, 1))
-    assert out.shape == tuple(ref.shape) == (2, 3, 4, 6)
-    np.testing.assert_array_equal(out.numpy(), ref.detach().numpy())
-    cotangent = rng.standard_normal(tuple(ref.shape)).astype(np.float32)
-    out.backward(cotangent)
-    ref.backward(torch.tensor(cotangent))
-    np.testing.assert_array_equal(np.asarray(xs.grad), xt.grad.numpy())
+    settings = {"kernel_size": 2, "stride": (1, 2), "padding": (0, 1)}
+
+    def ours(t):
+        return F.max_unpool2d(t, lucid.tensor(indices.astype(np.int32)), **settings)
+
+    assert ours(lucid.tensor(x)).shape == (2, 3, 4, 6)
+    check(ours, lambda t: TF.max_unpool2d(t, torch.tensor(indices), **settings), x, rng,
+          rtol=0, atol=0)
 
 
 def test_max_unpool2d_repeated_indices_gather_for_every_input(rng):
     x = np.array([[[[1.0, 1.0], [1.0, 2.0]]]], np.float32)  # the same winner twice, as overlap
     indices = np.array([[[[4, 4], [4, 8]]]])
-    xs, xt = lucid.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    out = F.max_unpool2d(xs, lucid.tensor(indices.astype(np.int32)), 2, 1)
-    ref = TF.max_unpool2d(xt, torch.tensor(indices), 2, 1)
-    np.testing.assert_array_equal(out.numpy(), ref.detach().numpy())
-    cotangent = rng.standard_normal(tuple(ref.shape)).astype(np.float32)
-    out.backward(cotangent)
-    ref.backward(torch.tensor(cotangent))
-    np.testing.assert_array_equal(np.asarray(xs.grad), xt.grad.numpy())
+    check(lambda t: F.max_unpool2d(t, lucid.tensor(indices.astype(np.int32)), 2, 1),
+          lambda t: TF.max_unpool2d(t, torch.tensor(indices), 2, 1), x, rng, rtol=0, atol=0)
 
 
 def test_indices_are_int64_with_x64_and_unpool_takes_them(rng):
@@ -224,10 +217,5 @@ def test_a_window_larger_than_the_input_is_refused_as_torch():
 def test_a_global_window_matches_torch(rng):
     """One gather of all windows: a 16x16 window is the same program as a 2x2 one."""
     x = rng.standard_normal((2, 3, 16, 16)).astype(np.float32)
-    xs, xt = lucid.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    out, ref = F.max_pool2d(xs, 16), TF.max_pool2d(xt, 16)
-    np.testing.assert_array_equal(out.numpy(), ref.detach().numpy())
-    cotangent = rng.standard_normal(tuple(ref.shape)).astype(np.float32)
-    out.backward(cotangent)
-    ref.backward(torch.tensor(cotangent))
-    np.testing.assert_array_equal(np.asarray(xs.grad), xt.grad.numpy())
+    check(lambda t: F.max_pool2d(t, 16), lambda t: TF.max_pool2d(t, 16), x, rng,
+          rtol=0, atol=0)
